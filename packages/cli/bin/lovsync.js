@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The workspace bin: runs the TypeScript entry point through tsx (no build step).
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/main.ts');

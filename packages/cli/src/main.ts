@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { config } from '@lovsync/shared/config';
+import { runMigrations } from '@lovsync/shared/db';
+import { createLogger } from '@lovsync/shared/logger';
+import { runCycle } from './run-cycle.ts';
+import { changesCommand, filesListCommand, filesPruneCommand, filesStatsCommand, runsCommand } from './queries-commands.ts';
+import { importLovligCommand, syncCommand } from './sync-commands.ts';
+import { serve, type Role } from './serve.ts';
+
+const positiveInt = (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return Number(v);
+};
+
+const program = new Command()
+  .name('lovsync')
+  .description("Mirror Lovdata's public datasets into PostgreSQL and record exactly what changed.")
+  .showHelpAfterError();
+
+program
+  .command('migrate')
+  .description('apply database migrations (creates the database when missing)')
+  .action(async () => {
+    const cfg = config();
+    const { created } = await runMigrations(cfg.DATABASE_URL);
+    process.stdout.write(`migrations applied${created ? ' (database created)' : ''}\n`);
+  });
+
+program
+  .command('run')
+  .description('one whole cycle in this process: sync, diff and parse, then print a summary')
+  .option('--force', 'download and diff datasets even when lastModified did not move', false)
+  .option('--filter <substring>', 'dataset filter for this run ("null" = all)')
+  .option('--json', 'print the summary as JSON', false)
+  .action(async (o: { force: boolean; filter?: string; json: boolean }) => {
+    const cfg = config();
+    const log = createLogger({ level: cfg.LOG_LEVEL });
+    const filter = o.filter === undefined ? undefined : o.filter === 'null' || o.filter === '' ? null : o.filter;
+    const result = await runCycle(cfg, { force: o.force, filter, log });
+    const r = result.run;
+    if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        [
+          `run ${r.id} ${r.status} in ${(result.phases.totalMs / 1000).toFixed(1)} s (trigger ${r.trigger}${r.force ? ', forced' : ''})`,
+          `  datasets: ${r.datasetsChecked} checked, ${r.datasetsChanged} changed, ${r.datasetsFailed} failed`,
+          `  files:    ${r.filesAdded} added, ${r.filesModified} modified, ${r.filesRemoved} removed, ${r.filesUnchanged} unchanged`,
+          `  parsed:   ${r.parseSucceeded}/${r.parseTotal} succeeded, ${r.parseFailed} failed`,
+          ...result.datasets.map(
+            (d) => `  ${d.dataset}: ${d.status}${d.fileCount !== null ? ` (${d.fileCount} files)` : ''}${d.error ? ` — ${d.error}` : ''}`,
+          ),
+          ...(r.error ? [`  error: ${r.error}`] : []),
+          '',
+        ].join('\n'),
+      );
+    }
+    process.exitCode = r.status === 'failed' ? 1 : 0;
+  });
+
+program
+  .command('serve')
+  .description('run long-lived services (the dashboard comes with role sync or all)')
+  .addOption(new Option('--role <role>', 'which service to run').choices(['sync', 'differ', 'parser', 'all']).default('all'))
+  .action(async (o: { role: Role }) => serve(config(), o.role));
+
+program
+  .command('sync')
+  .description('ask running services for a sync')
+  .option('--force', 'download even when lastModified did not move', false)
+  .option('--wait', 'wait until the run has finished and print its status', false)
+  .action(syncCommand);
+
+program
+  .command('runs')
+  .description('recent runs')
+  .option('--limit <n>', 'how many', positiveInt, 20)
+  .option('--json', 'JSON output', false)
+  .action(runsCommand);
+
+program
+  .command('changes')
+  .description('file and section changes of one run')
+  .requiredOption('--run <id>', 'run id', positiveInt)
+  .option('--json', 'JSON output', false)
+  .action(changesCommand);
+
+const files = program.command('files').description('the file-level mirror (lovlig parity)');
+files
+  .command('list')
+  .addOption(new Option('--status <status>').choices(['added', 'modified', 'unchanged', 'removed', 'changed']))
+  .option('--dataset <name>', 'only this dataset')
+  .option('--limit <n>', 'at most n rows', positiveInt)
+  .option('--json', 'JSON output', false)
+  .action(filesListCommand);
+files.command('stats').option('--json', 'JSON output', false).action(filesStatsCommand);
+files
+  .command('prune')
+  .description('drop removed files (and their EXTRACT_DIR copies) and blobs nothing references')
+  .option('--dry-run', 'only report', false)
+  .action(filesPruneCommand);
+
+program
+  .command('import-lovlig <stateJson>')
+  .description("adopt lovlig's state.json so the first sync is incremental")
+  .action(importLovligCommand);
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`lovsync: ${err.message}\n`);
+  process.exitCode = 1;
+});

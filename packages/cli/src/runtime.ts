@@ -1,0 +1,39 @@
+import type { Config } from '@lovsync/shared/config';
+import { postgresBlobStore } from '@lovsync/shared/blob-store';
+import type { ServiceContext } from '@lovsync/shared/context';
+import { createDatabase } from '@lovsync/shared/db';
+import { createLogger, type Logger } from '@lovsync/shared/logger';
+import { createQueues } from '@lovsync/shared/queues';
+import { createRedis } from '@lovsync/shared/redis';
+
+export interface Runtime extends ServiceContext {
+  close(): Promise<void>;
+}
+
+/** Wires config -> logger, Postgres pool, Redis connections, queues and blob store. */
+export function createRuntime(config: Config, opts: { log?: Logger; service?: string; poolSize?: number } = {}): Runtime {
+  const log = opts.log ?? createLogger({ level: config.LOG_LEVEL }).child({ service: opts.service ?? 'lovsync' });
+  const database = createDatabase(config.DATABASE_URL, {
+    max: opts.poolSize ?? Math.max(10, config.PARSER_CONCURRENCY + 4),
+    applicationName: `lovsync-${opts.service ?? 'cli'}`,
+  });
+  const workerConnection = createRedis(config.REDIS_URL, 'worker');
+  const producerConnection = createRedis(config.REDIS_URL, 'worker');
+  workerConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  producerConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  const queues = createQueues(producerConnection, config.QUEUE_PREFIX);
+  return {
+    config,
+    log,
+    database,
+    blobs: postgresBlobStore(database.pool),
+    queues,
+    workerConnection,
+    async close() {
+      await queues.close().catch(() => undefined);
+      producerConnection.disconnect();
+      workerConnection.disconnect();
+      await database.close().catch(() => undefined);
+    },
+  };
+}

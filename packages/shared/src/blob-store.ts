@@ -1,0 +1,58 @@
+import { Readable } from 'node:stream';
+import type pg from 'pg';
+
+/**
+ * Content-addressed store of file versions in the Postgres `blobs` table, keyed by XXH3-128 hex.
+ * Parser replicas on any machine read exactly the version a job names, whatever synced since.
+ */
+export interface BlobStore {
+  /** Stores every blob whose hash is not stored yet; returns how many were new. */
+  putMany(blobs: { hash: string; content: Buffer }[]): Promise<number>;
+  /** Which of these hashes are already stored. */
+  existing(hashes: string[]): Promise<Set<string>>;
+  read(hash: string): Promise<Buffer>;
+  /** A stream of the content (memory bounded by the largest single file). */
+  openStream(hash: string): Promise<Readable>;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly hash: string) {
+    super(`blob ${hash} is not in the blob store`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+export function postgresBlobStore(pool: pg.Pool): BlobStore {
+  return {
+    async putMany(blobs) {
+      if (blobs.length === 0) return 0;
+      const res = await pool.query(
+        `INSERT INTO blobs (hash, size, content)
+         SELECT h, octet_length(c), c FROM unnest($1::text[], $2::bytea[]) AS t(h, c)
+         ON CONFLICT (hash) DO NOTHING`,
+        [blobs.map((b) => b.hash), blobs.map((b) => b.content)],
+      );
+      return res.rowCount ?? 0;
+    },
+    async existing(hashes) {
+      if (hashes.length === 0) return new Set();
+      const res = await pool.query<{ hash: string }>('SELECT hash FROM blobs WHERE hash = ANY($1::text[])', [hashes]);
+      return new Set(res.rows.map((r) => r.hash));
+    },
+    async read(hash) {
+      const res = await pool.query<{ content: Buffer }>('SELECT content FROM blobs WHERE hash = $1', [hash]);
+      const row = res.rows[0];
+      if (!row) throw new BlobNotFoundError(hash);
+      return row.content;
+    },
+    async openStream(hash) {
+      const content = await this.read(hash);
+      const slice = 64 * 1024;
+      return Readable.from(
+        (function* () {
+          for (let i = 0; i < content.length; i += slice) yield content.subarray(i, i + slice);
+        })(),
+      );
+    },
+  };
+}

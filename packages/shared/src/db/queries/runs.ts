@@ -1,0 +1,131 @@
+import type pg from 'pg';
+import type { SyncTrigger } from '../../queues/sync.ts';
+
+type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
+
+export interface RunRow {
+  id: number;
+  trigger: SyncTrigger;
+  status: RunStatus;
+  force: boolean;
+  datasetFilter: string | null;
+  startedAt: Date;
+  syncFinishedAt: Date | null;
+  finishedAt: Date | null;
+  datasetsChecked: number;
+  datasetsChanged: number;
+  datasetsFailed: number;
+  filesAdded: number;
+  filesModified: number;
+  filesRemoved: number;
+  filesUnchanged: number;
+  parseTotal: number;
+  parseSucceeded: number;
+  parseFailed: number;
+  entriesRefused: number;
+  bytesDownloaded: number;
+  error: string | null;
+}
+
+const RUN_COLUMNS = `id, trigger, status, force, dataset_filter AS "datasetFilter", started_at AS "startedAt",
+  sync_finished_at AS "syncFinishedAt", finished_at AS "finishedAt", datasets_checked AS "datasetsChecked",
+  datasets_changed AS "datasetsChanged", datasets_failed AS "datasetsFailed", files_added AS "filesAdded",
+  files_modified AS "filesModified", files_removed AS "filesRemoved", files_unchanged AS "filesUnchanged",
+  parse_total AS "parseTotal", parse_succeeded AS "parseSucceeded", parse_failed AS "parseFailed",
+  entries_refused AS "entriesRefused", bytes_downloaded AS "bytesDownloaded", error`;
+
+export async function createRun(
+  db: Queryable,
+  p: { trigger: SyncTrigger; force: boolean; datasetFilter: string | null },
+): Promise<number> {
+  const res = await db.query<{ id: number }>(
+    'INSERT INTO sync_runs (trigger, force, dataset_filter) VALUES ($1, $2, $3) RETURNING id',
+    [p.trigger, p.force, p.datasetFilter],
+  );
+  return res.rows[0]!.id;
+}
+
+export async function getRun(db: Queryable, id: number): Promise<RunRow | undefined> {
+  const res = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE id = $1`, [id]);
+  return res.rows[0];
+}
+
+export async function listRuns(db: Queryable, p: { limit: number; beforeId?: number }): Promise<RunRow[]> {
+  const res = await db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE ($2::int IS NULL OR id < $2) ORDER BY id DESC LIMIT $1`,
+    [p.limit, p.beforeId ?? null],
+  );
+  return res.rows;
+}
+
+/** The sync phase is over: every diff job the run will have is enqueued (or the sync failed). */
+export async function finishSyncPhase(
+  db: Queryable,
+  runId: number,
+  p: { datasetsChecked: number; error?: string | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE sync_runs SET sync_finished_at = now(), datasets_checked = $2,
+       error = COALESCE($3, error),
+       datasets_changed = (SELECT count(*) FROM run_datasets WHERE run_id = $1 AND status IN ('manifested', 'diffed')),
+       datasets_failed = (SELECT count(*) FROM run_datasets WHERE run_id = $1 AND status = 'failed'),
+       entries_refused = (SELECT COALESCE(sum(entries_refused), 0) FROM run_datasets WHERE run_id = $1),
+       bytes_downloaded = (SELECT COALESCE(sum(bytes_downloaded), 0) FROM run_datasets WHERE run_id = $1)
+     WHERE id = $1`,
+    [runId, p.datasetsChecked, p.error ?? null],
+  );
+}
+
+/**
+ * Completes the run when its sync phase is over, every dataset's diff is committed and no parse is
+ * pending. Called by whoever finished something (a diff commit, a parse commit, the end of the sync
+ * phase) AFTER its own commit: the last one to commit always sees everything, and the
+ * `status = 'running'` guard makes the completion happen exactly once however many replicas race.
+ * Status: failed when the sync itself failed for every dataset or more than `threshold` of the
+ * parse jobs failed; partial when some parse jobs or some datasets failed; else succeeded.
+ */
+export async function maybeCompleteRun(db: Queryable, runId: number, threshold: number): Promise<RunStatus | null> {
+  const res = await db.query<{ status: RunStatus }>(
+    `WITH fc AS (
+       SELECT count(*) AS total,
+              count(*) FILTER (WHERE parse_status = 'succeeded') AS ok,
+              count(*) FILTER (WHERE parse_status = 'failed') AS bad,
+              count(*) FILTER (WHERE change = 'added') AS added,
+              count(*) FILTER (WHERE change = 'modified') AS modified,
+              count(*) FILTER (WHERE change = 'removed') AS removed
+       FROM file_changes WHERE run_id = $1
+     ), rd AS (
+       SELECT count(*) FILTER (WHERE status = 'failed') AS failed,
+              count(*) FILTER (WHERE status IN ('manifested', 'diffed')) AS changed,
+              count(*) FILTER (WHERE status = 'unchanged') AS unchanged
+       FROM run_datasets WHERE run_id = $1
+     )
+     UPDATE sync_runs r SET
+       finished_at = now(),
+       parse_total = fc.total, parse_succeeded = fc.ok, parse_failed = fc.bad,
+       files_added = fc.added, files_modified = fc.modified, files_removed = fc.removed,
+       status = CASE
+         WHEN r.error IS NOT NULL AND rd.changed = 0 AND rd.unchanged = 0 THEN 'failed'
+         WHEN fc.total > 0 AND fc.bad::float8 / fc.total > $2 THEN 'failed'
+         WHEN fc.bad > 0 OR rd.failed > 0 OR r.error IS NOT NULL THEN 'partial'
+         ELSE 'succeeded' END
+     FROM fc, rd
+     WHERE r.id = $1 AND r.status = 'running' AND r.sync_finished_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM run_datasets WHERE run_id = $1 AND status IN ('downloading', 'manifested'))
+       AND NOT EXISTS (SELECT 1 FROM file_changes WHERE run_id = $1 AND parse_status = 'pending')
+     RETURNING r.status`,
+    [runId, threshold],
+  );
+  return res.rows[0]?.status ?? null;
+}
+
+/** Marks a run failed outright (e.g. the dataset list could not be read). */
+export async function failRun(db: Queryable, runId: number, error: string): Promise<void> {
+  await db.query(
+    `UPDATE sync_runs SET status = 'failed', error = $2, finished_at = now(), sync_finished_at = COALESCE(sync_finished_at, now())
+     WHERE id = $1 AND status = 'running'`,
+    [runId, error],
+  );
+}

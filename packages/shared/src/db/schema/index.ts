@@ -1,0 +1,3 @@
+export * from './runs.ts';
+export * from './files.ts';
+export * from './documents.ts';

@@ -1,0 +1,61 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+
+/** One row per sync cycle: what triggered it, how far it got, what it found and how parsing went. */
+export const syncRuns = pgTable(
+  'sync_runs',
+  {
+    id: serial('id').primaryKey(),
+    trigger: text('trigger', { enum: ['schedule', 'poll', 'manual', 'api'] }).notNull(),
+    status: text('status', { enum: ['running', 'succeeded', 'partial', 'failed'] })
+      .notNull()
+      .default('running'),
+    force: boolean('force').notNull().default(false),
+    datasetFilter: text('dataset_filter'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set when the sync phase has enqueued every diff job it will enqueue. */
+    syncFinishedAt: timestamp('sync_finished_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    datasetsChecked: integer('datasets_checked').notNull().default(0),
+    datasetsChanged: integer('datasets_changed').notNull().default(0),
+    datasetsFailed: integer('datasets_failed').notNull().default(0),
+    filesAdded: integer('files_added').notNull().default(0),
+    filesModified: integer('files_modified').notNull().default(0),
+    filesRemoved: integer('files_removed').notNull().default(0),
+    filesUnchanged: integer('files_unchanged').notNull().default(0),
+    parseTotal: integer('parse_total').notNull().default(0),
+    parseSucceeded: integer('parse_succeeded').notNull().default(0),
+    parseFailed: integer('parse_failed').notNull().default(0),
+    entriesRefused: integer('entries_refused').notNull().default(0),
+    bytesDownloaded: bigint('bytes_downloaded', { mode: 'number' }).notNull().default(0),
+    error: text('error'),
+  },
+  (t) => [index('sync_runs_running_idx').on(t.id).where(sql`${t.status} = 'running'`)],
+);
+
+/** Per (run, dataset): the sync phase's outcome for that archive and the diff's progress. */
+export const runDatasets = pgTable(
+  'run_datasets',
+  {
+    runId: integer('run_id')
+      .notNull()
+      .references(() => syncRuns.id, { onDelete: 'cascade' }),
+    dataset: text('dataset').notNull(),
+    status: text('status', {
+      enum: ['downloading', 'manifested', 'diffed', 'failed', 'unchanged'],
+    }).notNull(),
+    vanished: boolean('vanished').notNull().default(false),
+    lastModified: timestamp('last_modified', { withTimezone: true, precision: 3 }),
+    etag: text('etag'),
+    archiveBytes: bigint('archive_bytes', { mode: 'number' }),
+    fileCount: integer('file_count'),
+    bytesDownloaded: bigint('bytes_downloaded', { mode: 'number' }).notNull().default(0),
+    entriesRefused: integer('entries_refused').notNull().default(0),
+    /** The first refused entries with their reasons (capped), for the operator. */
+    refused: jsonb('refused').$type<{ path: string; reason: string }[]>(),
+    timings: jsonb('timings').$type<Record<string, number>>(),
+    error: text('error'),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.dataset] }), index('run_datasets_dataset_idx').on(t.dataset, t.status)],
+);

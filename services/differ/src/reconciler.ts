@@ -1,0 +1,115 @@
+import type { ServiceContext } from '@lovsync/shared/context';
+import { failRun, maybeCompleteRun } from '@lovsync/shared/db';
+import { diffJobId, parseJobId } from '@lovsync/shared/queues';
+import { enqueuePendingParses } from './parse-fanout.ts';
+
+export interface ReconcileReport {
+  runsChecked: number;
+  diffsRequeued: number;
+  parsesRequeued: number;
+  parsesFailed: number;
+  runsInterrupted: number;
+  runsCompleted: number;
+}
+
+/**
+ * Postgres is the source of truth; Redis only carries work. For every running run this re-derives
+ * the jobs it still needs (a Redis restart, a diff that died before its enqueue), records parse jobs
+ * that failed for good without reaching their handler (stalled too often), and fails runs whose
+ * sync phase was interrupted (the next sync redoes their datasets: lastModified did not advance).
+ */
+export async function reconcile(ctx: ServiceContext, opts: { activeSyncRunIds?: Set<number> } = {}): Promise<ReconcileReport> {
+  const { pool } = ctx.database;
+  const log = ctx.log.child({ service: 'reconciler' });
+  const report: ReconcileReport = {
+    runsChecked: 0,
+    diffsRequeued: 0,
+    parsesRequeued: 0,
+    parsesFailed: 0,
+    runsInterrupted: 0,
+    runsCompleted: 0,
+  };
+  const runs = await pool.query<{ id: number; sync_finished_at: Date | null }>(
+    `SELECT id, sync_finished_at FROM sync_runs WHERE status = 'running' ORDER BY id`,
+  );
+  const syncJobs = await ctx.queues.sync.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
+  const syncing = new Set<number>(opts.activeSyncRunIds ?? []);
+  for (const j of syncJobs) {
+    const id = (j?.data as { runId?: number } | undefined)?.runId;
+    if (typeof id === 'number') syncing.add(id);
+  }
+  const hasUnstartedSync = syncJobs.some((j) => j && typeof (j.data as { runId?: number }).runId !== 'number');
+
+  for (const run of runs.rows) {
+    report.runsChecked++;
+    if (run.sync_finished_at === null) {
+      if (!syncing.has(run.id) && !hasUnstartedSync) {
+        await pool.query(
+          `UPDATE run_datasets SET status = 'failed', error = 'sync interrupted' WHERE run_id = $1 AND status = 'downloading'`,
+          [run.id],
+        );
+        await failRun(pool, run.id, 'sync interrupted (its process died); the next sync redoes it');
+        report.runsInterrupted++;
+      }
+      continue;
+    }
+    const manifested = await pool.query<{ dataset: string; vanished: boolean }>(
+      `SELECT dataset, vanished FROM run_datasets WHERE run_id = $1 AND status = 'manifested'`,
+      [run.id],
+    );
+    for (const rd of manifested.rows) {
+      const jobId = diffJobId(run.id, rd.dataset);
+      const job = await ctx.queues.diff.getJob(jobId);
+      if (!job) {
+        await ctx.queues.diff.add('diff', { runId: run.id, dataset: rd.dataset, vanished: rd.vanished }, { jobId });
+        report.diffsRequeued++;
+      } else if (await job.isFailed()) {
+        await pool.query(
+          `UPDATE run_datasets SET status = 'failed', error = $3 WHERE run_id = $1 AND dataset = $2 AND status = 'manifested'`,
+          [run.id, rd.dataset, `diff failed: ${job.failedReason}`],
+        );
+      }
+    }
+    const pending = await pool.query<{ id: number; dataset: string; path: string }>(
+      `SELECT id, dataset, path FROM file_changes WHERE run_id = $1 AND parse_status = 'pending'`,
+      [run.id],
+    );
+    let missing = 0;
+    const states = await Promise.all(
+      pending.rows.map(async (r) => ({ r, job: await ctx.queues.parse.getJob(parseJobId(run.id, r.dataset, r.path)) })),
+    );
+    for (const { r, job } of states) {
+      if (!job) {
+        missing++;
+        continue;
+      }
+      if (job.finishedOn && job.failedReason && (await job.isFailed())) {
+        const res = await pool.query(
+          `UPDATE file_changes SET parse_status = 'failed', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,
+          [r.id, job.failedReason],
+        );
+        report.parsesFailed += res.rowCount ?? 0;
+      }
+    }
+    if (missing > 0) report.parsesRequeued += await enqueuePendingParses(pool, ctx.queues, run.id);
+    if (await maybeCompleteRun(pool, run.id, ctx.config.PARSE_FAILURE_THRESHOLD)) report.runsCompleted++;
+  }
+  if (report.diffsRequeued || report.parsesRequeued || report.parsesFailed || report.runsInterrupted || report.runsCompleted) {
+    log.info(report, 'reconciled runs with the queues');
+  }
+  return report;
+}
+
+export function startReconciler(ctx: ServiceContext, everyMs = 30_000): { stop(): void } {
+  const log = ctx.log.child({ service: 'reconciler' });
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    reconcile(ctx)
+      .catch((err: Error) => log.warn({ err: err.message }, 'reconcile failed'))
+      .finally(() => (busy = false));
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,174 @@
+import type pg from 'pg';
+import type { ExtractedDocument, ExtractedSection } from './extract/index.ts';
+
+export interface SectionChange {
+  key: string;
+  change: 'added' | 'modified' | 'removed';
+  number: string | null;
+  headingPath: string | null;
+  oldText: string | null;
+  newText: string | null;
+}
+
+interface StoredSection {
+  section_key: string;
+  text_hash: string;
+  text: string;
+  number: string | null;
+  heading_path: string;
+}
+
+/** Section-level diff by section_key and text hash, in the new document's order (removed last). */
+export function diffSections(oldSections: StoredSection[], next: ExtractedSection[]): SectionChange[] {
+  const before = new Map(oldSections.map((s) => [s.section_key, s]));
+  const out: SectionChange[] = [];
+  for (const s of next) {
+    const o = before.get(s.key);
+    before.delete(s.key);
+    if (!o) out.push({ key: s.key, change: 'added', number: s.number, headingPath: s.headingPath, oldText: null, newText: s.text });
+    else if (o.text_hash !== s.textHash)
+      out.push({ key: s.key, change: 'modified', number: s.number, headingPath: s.headingPath, oldText: o.text, newText: s.text });
+  }
+  for (const o of before.values()) {
+    out.push({ key: o.section_key, change: 'removed', number: o.number, headingPath: o.heading_path, oldText: o.text, newText: null });
+  }
+  return out;
+}
+
+/** Oslo wall-clock 'YYYY-MM-DD HH:mm' as timestamptz input, converted by Postgres. */
+function publishedAt(v: string | null): string | null {
+  return v && /^\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?$/.test(v) ? v : null;
+}
+
+export async function upsertDocument(
+  c: pg.PoolClient,
+  doc: ExtractedDocument,
+  p: { dataset: string; path: string; sourceHash: string; runId: number },
+): Promise<void> {
+  await c.query(
+    `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, legacy_id, language,
+       ministries, date_in_force_raw, date_in_force, last_change_in_force, last_changed_by, changes_documents, based_on,
+       legal_areas, published_at, journal_number, last_updated, is_amendment, status, last_run_id, updated_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::date[],$13::date,$14,$15,$16,$17,
+       ($18::timestamp AT TIME ZONE 'Europe/Oslo'),$19,$20,$21,'active',$22, now())
+     ON CONFLICT (document_id) DO UPDATE SET refid = EXCLUDED.refid, dataset = EXCLUDED.dataset, path = EXCLUDED.path,
+       source_hash = EXCLUDED.source_hash, title = EXCLUDED.title, short_title = EXCLUDED.short_title,
+       legacy_id = EXCLUDED.legacy_id, language = EXCLUDED.language, ministries = EXCLUDED.ministries,
+       date_in_force_raw = EXCLUDED.date_in_force_raw, date_in_force = EXCLUDED.date_in_force,
+       last_change_in_force = EXCLUDED.last_change_in_force, last_changed_by = EXCLUDED.last_changed_by,
+       changes_documents = EXCLUDED.changes_documents, based_on = EXCLUDED.based_on, legal_areas = EXCLUDED.legal_areas,
+       published_at = EXCLUDED.published_at, journal_number = EXCLUDED.journal_number,
+       last_updated = EXCLUDED.last_updated, is_amendment = EXCLUDED.is_amendment, status = 'active',
+       last_run_id = EXCLUDED.last_run_id, updated_at = now()`,
+    [
+      doc.documentId,
+      doc.refid,
+      p.dataset,
+      p.path,
+      p.sourceHash,
+      doc.title,
+      doc.shortTitle,
+      doc.legacyId,
+      doc.language,
+      doc.ministries,
+      doc.dateInForceRaw,
+      doc.dateInForce,
+      doc.lastChangeInForce,
+      doc.lastChangedBy,
+      doc.changesDocuments,
+      doc.basedOn,
+      doc.legalAreas,
+      publishedAt(doc.publishedAt),
+      doc.journalNumber,
+      doc.lastUpdated,
+      doc.isAmendment,
+      p.runId,
+    ],
+  );
+}
+
+/** Replaces the document's sections, chunks and cross-references (multi-row inserts, one per table). */
+export async function replaceDocumentContent(c: pg.PoolClient, doc: ExtractedDocument): Promise<void> {
+  const id = doc.documentId;
+  await c.query('DELETE FROM sections WHERE document_id = $1', [id]);
+  await c.query('DELETE FROM chunks WHERE document_id = $1', [id]);
+  await c.query('DELETE FROM cross_references WHERE document_id = $1', [id]);
+  const s = doc.sections;
+  if (s.length) {
+    await c.query(
+      `INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::boolean[], $11::text[], $12::int[])`,
+      [
+        id,
+        s.map((x) => x.key),
+        s.map((x) => x.parentKey),
+        s.map((x) => x.kind),
+        s.map((x) => x.number),
+        s.map((x) => x.title),
+        s.map((x) => x.headingPath),
+        s.map((x) => x.text),
+        s.map((x) => x.notes),
+        s.map((x) => x.repealed),
+        s.map((x) => x.textHash),
+        s.map((x) => x.ord),
+      ],
+    );
+  }
+  const ch = doc.chunks;
+  if (ch.length) {
+    await c.query(
+      `INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
+       SELECT c, $1, k, o, h, t, n FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[]) AS x(c, k, o, h, t, n)`,
+      [
+        id,
+        ch.map((x) => x.chunkId),
+        ch.map((x) => x.sectionKey),
+        ch.map((x) => x.ord),
+        ch.map((x) => x.headingPath),
+        ch.map((x) => x.text),
+        ch.map((x) => x.tokenCount),
+      ],
+    );
+  }
+  const xr = doc.crossReferences;
+  if (xr.length) {
+    await c.query(
+      `INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+      [
+        id,
+        xr.map((x) => x.sectionKey),
+        xr.map((x) => x.kind),
+        xr.map((x) => x.targetRefid),
+        xr.map((x) => x.targetPart),
+        xr.map((x) => x.raw),
+      ],
+    );
+  }
+}
+
+export async function insertSectionChanges(
+  c: pg.PoolClient,
+  runId: number,
+  documentId: string,
+  changes: SectionChange[],
+): Promise<void> {
+  if (!changes.length) return;
+  await c.query(
+    `INSERT INTO section_changes (run_id, document_id, section_key, change, number, heading_path, old_text, new_text)
+     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+     ON CONFLICT (run_id, document_id, section_key) DO UPDATE SET change = EXCLUDED.change, number = EXCLUDED.number,
+       heading_path = EXCLUDED.heading_path, old_text = EXCLUDED.old_text, new_text = EXCLUDED.new_text`,
+    [
+      runId,
+      documentId,
+      changes.map((x) => x.key),
+      changes.map((x) => x.change),
+      changes.map((x) => x.number),
+      changes.map((x) => x.headingPath),
+      changes.map((x) => x.oldText),
+      changes.map((x) => x.newText),
+    ],
+  );
+}

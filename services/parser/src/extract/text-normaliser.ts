@@ -1,0 +1,70 @@
+/** Characters deleted outright: soft hyphen and zero-width space / non-joiner / joiner. */
+const INVISIBLE = /[\u00AD\u200B-\u200D]/;
+const INVISIBLE_ALL = /[\u00AD\u200B-\u200D]/g;
+/** `\s` covers U+00A0 (and the other Unicode spaces), so NBSP becomes an ordinary space here. */
+const WHITESPACE_RUN = /\s+/g;
+const NON_WHITESPACE = /[^\s\u00AD\u200B-\u200D]/;
+const SEPARATORS_ONLY = /^[| ]+$/;
+
+/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), trim. */
+export function normaliseLine(raw: string): string {
+  const s = INVISIBLE.test(raw) ? raw.replace(INVISIBLE_ALL, '') : raw;
+  return s.replace(WHITESPACE_RUN, ' ').trim();
+}
+
+/** Normalise collected parts into one line; null when nothing is left. */
+export function joinNormalised(parts: readonly string[]): string | null {
+  if (parts.length === 0) return null;
+  const line = normaliseLine(parts.length === 1 ? (parts[0] as string) : parts.join(''));
+  return line === '' ? null : line;
+}
+
+/** True when `s` has at least one visible character. */
+export function hasVisibleText(s: string): boolean {
+  return NON_WHITESPACE.test(s);
+}
+
+/**
+ * Accumulates the text of one unit as lines. Text parts are collected in an array and joined once
+ * per line (no repeated string concatenation); block boundaries call newline(); empty lines are
+ * dropped. A pending prefix (list marker) is put in front of the next non-empty line.
+ */
+export class TextSink {
+  private readonly lines: string[] = [];
+  private parts: string[] = [];
+  private prefix: string | null = null;
+
+  text(s: string): void {
+    this.parts.push(s);
+  }
+
+  newline(): void {
+    const parts = this.parts;
+    if (parts.length === 0) return;
+    const raw = parts.length === 1 ? (parts[0] as string) : parts.join('');
+    this.parts = [];
+    const line = normaliseLine(raw);
+    if (line === '') return;
+    // A table row whose cells are all empty leaves only separators behind.
+    if (line.charCodeAt(0) === 124 /* | */ && SEPARATORS_ONLY.test(line)) return;
+    const out = this.prefix === null ? line : `${this.prefix} ${line}`;
+    this.prefix = null;
+    this.lines.push(out);
+  }
+
+  /** Start a new line whose first non-empty content is prefixed by `marker`. */
+  setPrefix(marker: string): void {
+    this.newline();
+    this.prefix = marker;
+  }
+
+  clearPrefix(): void {
+    this.prefix = null;
+  }
+
+  finish(): string {
+    this.newline();
+    this.prefix = null;
+    return this.lines.join('\n');
+  }
+}

@@ -1,0 +1,159 @@
+import { join } from 'node:path';
+import type { Job } from 'bullmq';
+import { createContentHasher } from '@lovsync/shared/hash';
+import { withTransaction } from '@lovsync/shared/db';
+import { diffJobId } from '@lovsync/shared/queues';
+import type { ServiceContext } from '@lovsync/shared/context';
+import { ArchiveError, readArchive, type RefusedEntry } from './archive-entries.ts';
+import { downloadArchive } from './download.ts';
+import { writeMirroredFile } from './extract-dir.ts';
+import { withRetries, type DatasetListing } from './lovdata-client.ts';
+import { ManifestWriter } from './manifest-writer.ts';
+import type { ProgressReporter } from './progress.ts';
+
+export type DatasetOutcome = 'manifested' | 'unchanged' | 'failed';
+
+export interface DatasetSyncResult {
+  dataset: string;
+  outcome: DatasetOutcome;
+  files?: number;
+  bytesDownloaded?: number;
+  error?: string;
+  refused?: RefusedEntry[];
+  timings?: Record<string, number>;
+}
+
+const MAX_REFUSED_RECORDED = 50;
+
+/**
+ * Downloads one archive, streams its entries, hashes each file, stores new contents and writes the
+ * manifest, all in one transaction: a corrupt, truncated or hostile archive commits nothing for the
+ * dataset. Then enqueues the dataset's diff job.
+ */
+export async function syncDataset(
+  ctx: ServiceContext,
+  p: { runId: number; listing: DatasetListing; force: boolean; job?: Job; progress?: ProgressReporter },
+): Promise<DatasetSyncResult> {
+  const { config, database } = ctx;
+  const dataset = p.listing.filename;
+  const log = ctx.log.child({ runId: p.runId, dataset });
+  const t0 = performance.now();
+  await database.pool.query(
+    `INSERT INTO run_datasets (run_id, dataset, status, last_modified) VALUES ($1, $2, 'downloading', $3)
+     ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'downloading', error = NULL, updated_at = now()`,
+    [p.runId, dataset, p.listing.lastModified],
+  );
+  const stored = (
+    await database.pool.query<{ etag: string | null; last_modified: Date | null }>(
+      'SELECT etag, last_modified FROM datasets WHERE name = $1',
+      [dataset],
+    )
+  ).rows[0];
+
+  try {
+    const url = `${config.LOVDATA_API_URL}/v1/publicData/get/${encodeURIComponent(dataset)}`;
+    const dest = join(config.RAW_DATA_DIR, dataset);
+    const download = await withRetries(
+      () =>
+        downloadArchive({
+          url,
+          dest,
+          timeoutMs: config.LOVDATA_API_TIMEOUT * 1000,
+          etag: p.force ? null : stored?.etag,
+          lastModified: p.force ? null : stored?.last_modified,
+          expectedSize: p.listing.sizeBytes,
+          onProgress: (bytes, total) => p.progress?.update(dataset, bytes, total),
+        }),
+      {
+        attempts: 5,
+        baseDelayMs: 500,
+        maxDelayMs: 30_000,
+        onRetry: (err, delayMs) => log.warn({ err: err.message, delayMs }, 'download failed, retrying'),
+      },
+    );
+    const tDownloaded = performance.now();
+    if (download.status === 'not-modified') {
+      log.info('archive not modified (304)');
+      await database.pool.query(
+        `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2`,
+        [p.runId, dataset],
+      );
+      return { dataset, outcome: 'unchanged' };
+    }
+    p.progress?.done(dataset);
+    log.info({ bytes: download.bytes, resumedFrom: download.resumedFrom }, 'archive downloaded');
+
+    const hasher = await createContentHasher();
+    const result = await withTransaction(database.pool, async (client) => {
+      await client.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [p.runId, dataset]);
+      const current = new Map<string, string>();
+      const cur = await client.query<{ path: string; hash: string }>(
+        `SELECT path, hash FROM files WHERE dataset = $1 AND status <> 'removed'`,
+        [dataset],
+      );
+      for (const r of cur.rows) current.set(r.path, r.hash);
+      const writer = new ManifestWriter(client, p.runId, dataset, current);
+      const read = await readArchive(download.path, {
+        decoder: config.BZIP2_DECODER,
+        limits: {
+          maxEntryBytes: config.MAX_ENTRY_BYTES,
+          maxTotalBytes: config.MAX_ARCHIVE_BYTES,
+          maxEntries: config.MAX_ARCHIVE_ENTRIES,
+        },
+        onEntry: async (path, content) => {
+          hasher.init();
+          hasher.update(content);
+          const hash = hasher.digest('hex');
+          if (config.EXTRACT_DIR && current.get(path) !== hash) {
+            await writeMirroredFile(config.EXTRACT_DIR, dataset, path, content);
+          }
+          await writer.add({ path, hash, size: content.length, content });
+        },
+      });
+      await writer.finish();
+      if (read.refused.length > 0) {
+        throw Object.assign(
+          new ArchiveError(
+            `archive refused: ${read.refused.length} unsafe entr${read.refused.length === 1 ? 'y' : 'ies'} ` +
+              `(${read.refused
+                .slice(0, 3)
+                .map((r) => `${r.path}: ${r.reason}`)
+                .join('; ')}${read.refused.length > 3 ? '; ...' : ''})`,
+          ),
+          { refused: read.refused },
+        );
+      }
+      const timings = {
+        downloadMs: Math.round(tDownloaded - t0),
+        readMs: Math.round(performance.now() - tDownloaded),
+      };
+      await client.query(
+        `UPDATE run_datasets SET status = 'manifested', etag = $3, archive_bytes = $4, file_count = $5,
+           bytes_downloaded = $6, timings = $7, updated_at = now()
+         WHERE run_id = $1 AND dataset = $2`,
+        [p.runId, dataset, download.etag, download.bytes, writer.rows, download.received, timings],
+      );
+      log.info(
+        { files: writer.rows, newBlobs: writer.newBlobs, decoder: read.decoder, ...timings },
+        'manifest written',
+      );
+      return { files: writer.rows, timings, received: download.received };
+    });
+    await ctx.queues.diff.add(
+      'diff',
+      { runId: p.runId, dataset, vanished: false },
+      { jobId: diffJobId(p.runId, dataset) },
+    );
+    return { dataset, outcome: 'manifested', files: result.files, bytesDownloaded: result.received, timings: result.timings };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const refused = (err as { refused?: RefusedEntry[] }).refused ?? [];
+    log.error({ err: message, refused: refused.length }, 'dataset sync failed; nothing committed for it');
+    await database.pool.query(
+      `UPDATE run_datasets SET status = 'failed', error = $3, entries_refused = $4, refused = $5, updated_at = now()
+       WHERE run_id = $1 AND dataset = $2`,
+      [p.runId, dataset, message, refused.length, JSON.stringify(refused.slice(0, MAX_REFUSED_RECORDED))],
+    );
+    return { dataset, outcome: 'failed', error: message, refused };
+  }
+}

@@ -1,0 +1,125 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { ServiceContext } from '@lovsync/shared/context';
+import { createRun, failRun, finishSyncPhase, maybeCompleteRun } from '@lovsync/shared/db';
+import { diffJobId, type SyncJobData } from '@lovsync/shared/queues';
+import { fetchDatasetList, withRetries, type DatasetListing } from './lovdata-client.ts';
+import { ProgressReporter } from './progress.ts';
+import { syncDataset, type DatasetSyncResult } from './sync-dataset.ts';
+
+export interface SyncRunResult {
+  runId: number;
+  checked: number;
+  results: DatasetSyncResult[];
+  vanished: string[];
+  refusedListEntries: { entry: unknown; reason: string }[];
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export function matchesFilter(name: string, filter: string | null): boolean {
+  return filter === null || name.includes(filter);
+}
+
+/**
+ * One sync cycle: list the datasets, sync each changed one (bounded concurrency), give vanished
+ * datasets an empty-manifest diff, close the sync phase. The run id is kept in the job data so a
+ * retried job continues the same run instead of starting another.
+ */
+export async function runSync(ctx: ServiceContext, data: SyncJobData & { runId?: number }, job?: Job): Promise<SyncRunResult> {
+  const { config, database } = ctx;
+  const filter = data.filter === undefined ? config.LOVDATA_DATASET_FILTER : data.filter;
+  let runId = data.runId;
+  if (runId === undefined) {
+    runId = await createRun(database.pool, { trigger: data.trigger, force: data.force, datasetFilter: filter });
+    await job?.updateData({ ...data, runId });
+  }
+  const log = ctx.log.child({ runId, trigger: data.trigger });
+  log.info({ force: data.force, filter }, 'sync started');
+
+  let listed: DatasetListing[];
+  let refusedListEntries: SyncRunResult['refusedListEntries'];
+  try {
+    const list = await withRetries(() => fetchDatasetList(config.LOVDATA_API_URL, config.LOVDATA_API_TIMEOUT * 1000), {
+      attempts: 5,
+      baseDelayMs: 500,
+      maxDelayMs: 30_000,
+      onRetry: (err, delayMs) => log.warn({ err: err.message, delayMs }, 'dataset list failed, retrying'),
+    });
+    refusedListEntries = list.refused;
+    for (const r of list.refused) log.warn({ entry: r.entry }, r.reason);
+    listed = list.datasets.filter((d) => matchesFilter(d.filename, filter));
+  } catch (err) {
+    const message = `cannot read the dataset list: ${(err as Error).message}`;
+    log.error({ err: message }, 'sync failed');
+    await failRun(database.pool, runId, message);
+    throw new UnrecoverableError(message);
+  }
+
+  const known = await database.pool.query<{ name: string; last_modified: Date | null }>(
+    'SELECT name, last_modified FROM datasets WHERE listed',
+  );
+  const storedByName = new Map(known.rows.map((r) => [r.name, r.last_modified]));
+  const listedNames = new Set(listed.map((d) => d.filename));
+  const vanished = known.rows
+    .map((r) => r.name)
+    .filter((n) => matchesFilter(n, filter) && !listedNames.has(n));
+  if (listed.length === 0 && vanished.length > 0) {
+    const message = `the dataset list has no dataset matching ${JSON.stringify(filter)}; refusing to mark ${vanished.length} known dataset(s) removed`;
+    await failRun(database.pool, runId, message);
+    throw new UnrecoverableError(message);
+  }
+
+  const progress = new ProgressReporter(job);
+  const results = await mapLimit(listed, config.LOVDATA_MAX_DOWNLOAD_CONCURRENCY, async (listing) => {
+    const storedLm = storedByName.get(listing.filename);
+    if (!data.force && storedLm && listing.lastModified && storedLm.getTime() === listing.lastModified.getTime()) {
+      await database.pool.query(
+        `INSERT INTO run_datasets (run_id, dataset, status, last_modified) VALUES ($1, $2, 'unchanged', $3)
+         ON CONFLICT (run_id, dataset) DO NOTHING`,
+        [runId, listing.filename, listing.lastModified],
+      );
+      log.info({ dataset: listing.filename }, 'dataset unchanged (same lastModified), skipped');
+      return { dataset: listing.filename, outcome: 'unchanged' } as DatasetSyncResult;
+    }
+    return syncDataset(ctx, { runId: runId!, listing, force: data.force, job, progress });
+  });
+
+  for (const dataset of vanished) {
+    await database.pool.query(
+      `INSERT INTO run_datasets (run_id, dataset, status, vanished) VALUES ($1, $2, 'manifested', true)
+       ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'manifested', vanished = true`,
+      [runId, dataset],
+    );
+    await ctx.queues.diff.add('diff', { runId, dataset, vanished: true }, { jobId: diffJobId(runId, dataset) });
+    log.warn({ dataset }, 'dataset vanished from the list: all its files will be marked removed');
+  }
+
+  const failed = results.filter((r) => r.outcome === 'failed');
+  await finishSyncPhase(database.pool, runId, {
+    datasetsChecked: listed.length,
+    error: failed.length ? failed.map((f) => `${f.dataset}: ${f.error}`).join('\n') : null,
+  });
+  const status = await maybeCompleteRun(database.pool, runId, config.PARSE_FAILURE_THRESHOLD);
+  log.info(
+    {
+      checked: listed.length,
+      manifested: results.filter((r) => r.outcome === 'manifested').length,
+      failed: failed.length,
+      vanished: vanished.length,
+      status,
+    },
+    'sync phase finished',
+  );
+  return { runId, checked: listed.length, results, vanished, refusedListEntries };
+}
