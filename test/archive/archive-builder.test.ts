@@ -60,7 +60,7 @@ function rawTarHeaders(tar: Buffer): RawTarHeader[] {
   const text = (offset: number, length: number) =>
     tar.toString('utf8', offset, offset + length).replace(/\0.*$/s, '');
   const headers: RawTarHeader[] = [];
-  for (let offset = 0; offset + 512 <= tar.length && tar[offset] !== 0; ) {
+  for (let offset = 0; offset + 512 <= tar.length && tar[offset] !== 0;) {
     const prefix = text(offset + 345, 155);
     const name = text(offset, 100);
     const size = parseInt(text(offset + 124, 12), 8);
@@ -85,30 +85,34 @@ const tag = (xml: string, className: string) =>
   new RegExp(`<dd class="${className}">([^<]*)</dd>`).exec(xml)?.[1] ?? null;
 
 describe('tar.bz2 of the real fixtures', () => {
-  it.each(['gjeldende-lover', 'lovtidend-avd1-2025'] as const)('%s lists exactly the fixture paths', async (dataset) => {
-    const entries = fixtureEntries(dataset);
-    const file = join(tmp, `${dataset}.tar.bz2`);
-    const { bytes } = await buildTarBz2(entries, file);
-    expect(bytes).toBe((await stat(file)).size);
-    expect(await run('bzip2', ['-t', file])).toMatchObject({ code: 0 });
+  it.each(['gjeldende-lover', 'lovtidend-avd1-2025'] as const)(
+    '%s lists exactly the fixture paths',
+    async (dataset) => {
+      const entries = fixtureEntries(dataset);
+      const file = join(tmp, `${dataset}.tar.bz2`);
+      const { bytes } = await buildTarBz2(entries, file);
+      expect(bytes).toBe((await stat(file)).size);
+      expect(await run('bzip2', ['-t', file])).toMatchObject({ code: 0 });
 
-    const listing = await run('tar', ['-tvjf', file]);
-    expect(listing.code).toBe(0);
-    const lines = listing.stdout.trim().split('\n');
-    expect(lines.map((line) => line.split(/\s+/).pop())).toEqual(entries.map((entry) => entry.path));
-    expect(lines.every((line) => line.startsWith('-rw-r--r--'))).toBe(true);
-    const prefix = dataset === 'gjeldende-lover' ? /^nl\/nl-\d{8}-\d{3}\.xml$/ : /^lti\/2025\/(nl|sf)-\d{8}-\d+\.xml$/;
-    expect(entries.every((entry) => prefix.test(entry.path))).toBe(true);
-    expect(entries).toHaveLength(dataset === 'gjeldende-lover' ? 8 : 13);
+      const listing = await run('tar', ['-tvjf', file]);
+      expect(listing.code).toBe(0);
+      const lines = listing.stdout.trim().split('\n');
+      expect(lines.map((line) => line.split(/\s+/).pop())).toEqual(entries.map((entry) => entry.path));
+      expect(lines.every((line) => line.startsWith('-rw-r--r--'))).toBe(true);
+      const prefix =
+        dataset === 'gjeldende-lover' ? /^nl\/nl-\d{8}-\d{3}\.xml$/ : /^lti\/2025\/(nl|sf)-\d{8}-\d+\.xml$/;
+      expect(entries.every((entry) => prefix.test(entry.path))).toBe(true);
+      expect(entries).toHaveLength(dataset === 'gjeldende-lover' ? 8 : 13);
 
-    const out = join(tmp, `${dataset}-extracted`);
-    await mkdir(out);
-    expect(await run('tar', ['-xjf', file, '-C', out])).toMatchObject({ code: 0 });
-    for (const entry of entries) {
-      const original = await readFile(join(FIXTURES, dataset, entry.path));
-      expect((await readFile(join(out, entry.path))).equals(original)).toBe(true);
-    }
-  });
+      const out = join(tmp, `${dataset}-extracted`);
+      await mkdir(out);
+      expect(await run('tar', ['-xjf', file, '-C', out])).toMatchObject({ code: 0 });
+      for (const entry of entries) {
+        const original = await readFile(join(FIXTURES, dataset, entry.path));
+        expect((await readFile(join(out, entry.path))).equals(original)).toBe(true);
+      }
+    },
+  );
 
   it('is reproducible: same entries, same bytes', async () => {
     const a = join(tmp, 'a.tar.bz2');
@@ -121,7 +125,9 @@ describe('tar.bz2 of the real fixtures', () => {
   });
 
   it('fails when the compressor fails', async () => {
-    await expect(buildTarBz2(fixtureEntries('gjeldende-lover'), join(tmp, 'missing-dir', 'x.tar.bz2'))).rejects.toThrow();
+    await expect(
+      buildTarBz2(fixtureEntries('gjeldende-lover'), join(tmp, 'missing-dir', 'x.tar.bz2')),
+    ).rejects.toThrow();
   });
 });
 
@@ -136,12 +142,20 @@ describe('zip', () => {
     expect(names).toEqual(entries.map((entry) => entry.path));
     const largest = 'lti/2025/sf-20250617-1412.xml';
     const extracted = await run('unzip', ['-p', file, largest], 'latin1');
-    expect(Buffer.from(extracted.stdout, 'latin1').equals(contentOf(entries.find((e) => e.path === largest)!))).toBe(true);
+    expect(
+      Buffer.from(extracted.stdout, 'latin1').equals(contentOf(entries.find((e) => e.path === largest)!)),
+    ).toBe(true);
   });
 
   it('keeps hostile names verbatim and stores symlinks and devices by mode bits', async () => {
-    const { parentTraversal, absolutePath, nestedTraversal, backslashTraversal, absoluteSymlink, characterDevice } =
-      hostileEntries();
+    const {
+      parentTraversal,
+      absolutePath,
+      nestedTraversal,
+      backslashTraversal,
+      absoluteSymlink,
+      characterDevice,
+    } = hostileEntries();
     const entries: ArchiveEntry[] = [
       ...fixtureEntries('gjeldende-lover').slice(0, 2),
       parentTraversal,
@@ -165,7 +179,9 @@ describe('zip', () => {
   });
 
   it('refuses hard links, which zip cannot hold', async () => {
-    await expect(buildZip([hostileEntries().escapingHardlink], join(tmp, 'hardlink.zip'))).rejects.toThrow(/hard link/);
+    await expect(buildZip([hostileEntries().escapingHardlink], join(tmp, 'hardlink.zip'))).rejects.toThrow(
+      /hard link/,
+    );
   });
 });
 
@@ -179,12 +195,26 @@ describe('hostile archives', () => {
 
     const headers = rawTarHeaders(await decompress(file));
     const byName = new Map(headers.map((header) => [header.name, header]));
-    for (const entry of [hostile.parentTraversal, hostile.absolutePath, hostile.nestedTraversal, hostile.backslashTraversal]) {
+    for (const entry of [
+      hostile.parentTraversal,
+      hostile.absolutePath,
+      hostile.nestedTraversal,
+      hostile.backslashTraversal,
+    ]) {
       expect(byName.get(entry.path)).toMatchObject({ typeflag: '0', size: Buffer.byteLength(entry.content) });
     }
-    expect(byName.get(hostile.absoluteSymlink.path)).toMatchObject({ typeflag: '2', linkname: '/etc/passwd' });
-    expect(byName.get(hostile.escapingSymlink.path)).toMatchObject({ typeflag: '2', linkname: '../../../etc/passwd' });
-    expect(byName.get(hostile.escapingHardlink.path)).toMatchObject({ typeflag: '1', linkname: '../outside.xml' });
+    expect(byName.get(hostile.absoluteSymlink.path)).toMatchObject({
+      typeflag: '2',
+      linkname: '/etc/passwd',
+    });
+    expect(byName.get(hostile.escapingSymlink.path)).toMatchObject({
+      typeflag: '2',
+      linkname: '../../../etc/passwd',
+    });
+    expect(byName.get(hostile.escapingHardlink.path)).toMatchObject({
+      typeflag: '1',
+      linkname: '../outside.xml',
+    });
     expect(byName.get(hostile.characterDevice.path)).toMatchObject({ typeflag: '3' });
     expect(headers.some((header) => header.typeflag === 'x')).toBe(true); // pax header of the long name
 
@@ -206,7 +236,15 @@ describe('hostile archives', () => {
   });
 
   it('refuses streamed content whose size differs from the declared one', async () => {
-    const liar: ArchiveEntry = { path: 'x.xml', content: { size: 10, open: async function* () { yield Buffer.alloc(5); } } };
+    const liar: ArchiveEntry = {
+      path: 'x.xml',
+      content: {
+        size: 10,
+        open: async function* () {
+          yield Buffer.alloc(5);
+        },
+      },
+    };
     await expect(buildTarBz2([liar], join(tmp, 'liar.tar.bz2'))).rejects.toThrow(/declared 10/);
   });
 
@@ -263,12 +301,15 @@ describe('entriesFromDir', () => {
 });
 
 describe('syntheticCorpus', () => {
-  const FILE_NAME = /^(nl|lti\/2025)\/(nl-(\d{4})(\d{2})(\d{2})-(\d{3})|sf-(\d{4})(\d{2})(\d{2})-(\d{4}))\.xml$/;
+  const FILE_NAME =
+    /^(nl|lti\/2025)\/(nl-(\d{4})(\d{2})(\d{2})-(\d{3})|sf-(\d{4})(\d{2})(\d{2})-(\d{4}))\.xml$/;
 
   /** `nl-19990326-017.xml` <-> `lov/1999-03-26-17`; number 000 has no number part. */
   function refidFromPath(path: string): string {
     const m = FILE_NAME.exec(path)!;
-    const [kind, y, mo, d, n] = m[6] ? ['lov', m[3], m[4], m[5], m[6]] : ['forskrift', m[7], m[8], m[9], m[10]];
+    const [kind, y, mo, d, n] = m[6]
+      ? ['lov', m[3], m[4], m[5], m[6]]
+      : ['forskrift', m[7], m[8], m[9], m[10]];
     return `${kind}/${y}-${mo}-${d}${Number(n) ? `-${Number(n)}` : ''}`;
   }
 
@@ -361,7 +402,9 @@ describe('editEntries', () => {
       const xml = contentOf(entry).toString();
       expect(xml.match(legalPWithMarker)).toHaveLength(1);
       expect(xml.split(EDIT_MARKER)).toHaveLength(2);
-      expect(xml.replace(new RegExp(`${EDIT_MARKER} [0-9a-f]{8}\\. `), '')).toBe(contentOf(original).toString());
+      expect(xml.replace(new RegExp(`${EDIT_MARKER} [0-9a-f]{8}\\. `), '')).toBe(
+        contentOf(original).toString(),
+      );
     });
   });
 

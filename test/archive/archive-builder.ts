@@ -57,7 +57,9 @@ export async function buildTarBz2(
     const exited = new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, signal) =>
-        code === 0 ? resolve() : reject(new Error(`${compressor} failed (${code ?? signal}): ${stderr.trim()}`)),
+        code === 0
+          ? resolve()
+          : reject(new Error(`${compressor} failed (${code ?? signal}): ${stderr.trim()}`)),
       );
     });
     const [written, compressed] = await Promise.allSettled([

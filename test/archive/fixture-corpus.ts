@@ -120,7 +120,8 @@ function editedCorpusIndices(options: SyntheticCorpusOptions, fixtureCount: numb
   if (!Number.isInteger(copies) || copies < 1 || copies > MAX_SYNTHETIC_COPIES) {
     throw new Error(`copies must be an integer in 1..${MAX_SYNTHETIC_COPIES}, got ${copies}`);
   }
-  if (!(editFraction >= 0 && editFraction <= 1)) throw new Error(`editFraction must be in 0..1, got ${editFraction}`);
+  if (!(editFraction >= 0 && editFraction <= 1))
+    throw new Error(`editFraction must be in 0..1, got ${editFraction}`);
   const total = copies * fixtureCount;
   return new Set(pickIndices(total, Math.round(editFraction * total), options.seed ?? 1));
 }

@@ -12,7 +12,8 @@ const BOMB_CHUNK_SIZE = 1 << 20;
  */
 export function bombEntry(sizeBytes: number, path = 'nl/nl-20991231-999.xml'): ArchiveEntry {
   const fillerBytes = sizeBytes - BOMB_PREFIX.length - BOMB_SUFFIX.length;
-  if (fillerBytes < 0) throw new Error(`a bomb needs at least ${BOMB_PREFIX.length + BOMB_SUFFIX.length} bytes`);
+  if (fillerBytes < 0)
+    throw new Error(`a bomb needs at least ${BOMB_PREFIX.length + BOMB_SUFFIX.length} bytes`);
   return {
     path,
     content: {
@@ -58,7 +59,8 @@ export function malformedXmlEntry(path = 'nl/nl-20990101-006.xml'): ArchiveEntry
 /** Cuts the file to its first `keepBytes` bytes, like an interrupted download. */
 export async function truncateFile(file: string, keepBytes: number): Promise<void> {
   const { size } = await stat(file);
-  if (keepBytes < 0 || keepBytes >= size) throw new Error(`keepBytes must be in 0..${size - 1}, got ${keepBytes}`);
+  if (keepBytes < 0 || keepBytes >= size)
+    throw new Error(`keepBytes must be in 0..${size - 1}, got ${keepBytes}`);
   await truncate(file, keepBytes);
 }
 

@@ -62,7 +62,8 @@ export function entryHeaderBlocks(entry: ArchiveEntry): Buffer[] {
   const type = entry.type ?? 'file';
   const name = type === 'directory' && !entry.path.endsWith('/') ? `${entry.path}/` : entry.path;
   const linkname = entry.linkname ?? '';
-  if ((type === 'symlink' || type === 'link') && !linkname) throw new Error(`${name}: ${type} needs a linkname`);
+  if ((type === 'symlink' || type === 'link') && !linkname)
+    throw new Error(`${name}: ${type} needs a linkname`);
   const header: Header = {
     name,
     type,
@@ -146,7 +147,8 @@ function paxRecord(key: string, value: string): string {
 
 function writeString(block: Buffer, offset: number, width: number, value: string): void {
   const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length > width) throw new Error(`tar header field too long (${bytes.length} > ${width}): ${value}`);
+  if (bytes.length > width)
+    throw new Error(`tar header field too long (${bytes.length} > ${width}): ${value}`);
   bytes.copy(block, offset);
 }
 

@@ -43,7 +43,11 @@ export async function buildZip(
       const name = yazlAcceptsName(entry.path) ? entry.path : placeholderFor(entry.path, index, renames);
       const mode = FILE_TYPE_BITS[type] | options.mode;
       const data: ArchiveEntry =
-        type === 'symlink' ? { path: entry.path, content: entry.linkname ?? '' } : type === 'file' ? entry : { path: entry.path };
+        type === 'symlink'
+          ? { path: entry.path, content: entry.linkname ?? '' }
+          : type === 'file'
+            ? entry
+            : { path: entry.path };
       // Wait until yazl has consumed this entry before pulling the next: memory stays bounded by one entry.
       const consumed = new Promise<void>((resolve, reject) => {
         zip.addReadStreamLazy(name, { ...options, mode, size: contentSize(data) }, (callback) => {
@@ -92,7 +96,8 @@ async function writeRealNames(file: string, renames: Rename[]): Promise<void> {
     if (eocd < 0) throw new Error(`${file}: no end of central directory record`);
     const directorySize = tail.readUInt32LE(eocd + 12);
     const directoryOffset = tail.readUInt32LE(eocd + 16);
-    if (directoryOffset === 0xffffffff) throw new Error(`${file}: hostile names in zip64 archives are not supported`);
+    if (directoryOffset === 0xffffffff)
+      throw new Error(`${file}: hostile names in zip64 archives are not supported`);
     const directory = Buffer.alloc(directorySize);
     await handle.read(directory, 0, directorySize, directoryOffset);
 
@@ -101,7 +106,12 @@ async function writeRealNames(file: string, renames: Rename[]): Promise<void> {
     for (let index = 0; position < directory.length; index++) {
       if (directory.readUInt32LE(position) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
       const nameLength = directory.readUInt16LE(position + 28);
-      const next = position + 46 + nameLength + directory.readUInt16LE(position + 30) + directory.readUInt16LE(position + 32);
+      const next =
+        position +
+        46 +
+        nameLength +
+        directory.readUInt16LE(position + 30) +
+        directory.readUInt16LE(position + 32);
       const realName = byIndex.get(index);
       if (realName) {
         if (realName.length !== nameLength) throw new Error(`${file}: placeholder length mismatch`);

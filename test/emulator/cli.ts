@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   if (values.help) return console.log(USAGE);
   if (!values.dir) throw new Error(`--dir is required\n${USAGE}`);
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be 0..65535, got ${values.port}`);
   const dir = resolve(values.dir);
 
   if (values['build-fixtures']) {

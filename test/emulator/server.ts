@@ -67,13 +67,21 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const requests: RequestLog[] = [];
 
   const server = createServer((req, res) => {
-    const log: RequestLog = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, status: null, fault: null };
+    const log: RequestLog = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      status: null,
+      fault: null,
+    };
     requests.push(log);
     handleRequest(req, new Reply(res, log), archives, faults).catch((error: unknown) => {
       if (res.headersSent) res.destroy(error as Error);
       else {
         const reply = new Reply(res, log);
-        reply.json(500, { error: 'Internal Server Error', message: String(error) }).catch(() => res.destroy());
+        reply
+          .json(500, { error: 'Internal Server Error', message: String(error) })
+          .catch(() => res.destroy());
       }
     });
   });
@@ -100,7 +108,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   };
 }
 
-async function handleRequest(req: IncomingMessage, reply: Reply, archives: ArchiveDirectory, faults: FaultSwitch) {
+async function handleRequest(
+  req: IncomingMessage,
+  reply: Reply,
+  archives: ArchiveDirectory,
+  faults: FaultSwitch,
+) {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return reply.json(405, { error: 'Method Not Allowed' }, { Allow: 'GET, HEAD' });
   }
@@ -117,7 +130,11 @@ async function handleRequest(req: IncomingMessage, reply: Reply, archives: Archi
     case 'status':
       return reply.json(fault.status, { error: STATUS_CODES[fault.status] ?? 'Error' });
     case 'rate-limit':
-      return reply.json(429, { error: 'Too Many Requests' }, { 'Retry-After': String(fault.retryAfterSeconds) });
+      return reply.json(
+        429,
+        { error: 'Too Many Requests' },
+        { 'Retry-After': String(fault.retryAfterSeconds) },
+      );
     case 'html':
       return reply.send(200, { 'Content-Type': 'text/html; charset=utf-8' }, HTML_ERROR_PAGE);
   }
@@ -142,7 +159,11 @@ function serveArchive(req: IncomingMessage, reply: Reply, archive: Archive) {
 
   const ifNoneMatch = req.headers['if-none-match'];
   const ifModifiedSince = Date.parse(req.headers['if-modified-since'] ?? '');
-  if (ifNoneMatch !== undefined ? etagListMatches(ifNoneMatch, archive.etag) : lastModifiedSeconds <= ifModifiedSince) {
+  if (
+    ifNoneMatch !== undefined
+      ? etagListMatches(ifNoneMatch, archive.etag)
+      : lastModifiedSeconds <= ifModifiedSince
+  ) {
     return reply.send(304, validators);
   }
 
@@ -163,14 +184,22 @@ function serveArchive(req: IncomingMessage, reply: Reply, archive: Archive) {
     (ifRange.startsWith('"') ? ifRange === archive.etag : Date.parse(ifRange) === lastModifiedSeconds);
   const range = rangeApplies ? parseRange(req.headers.range, archive.size) : null;
   if (range === 'unsatisfiable') {
-    return reply.json(416, { error: 'Range Not Satisfiable' }, { 'Content-Range': `bytes */${archive.size}` });
+    return reply.json(
+      416,
+      { error: 'Range Not Satisfiable' },
+      { 'Content-Range': `bytes */${archive.size}` },
+    );
   }
   if (range) {
     const { start, end } = range;
-    return reply.send(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${archive.size}` }, {
-      length: end - start + 1,
-      open: () => createReadStream(archive.path, { start, end }),
-    });
+    return reply.send(
+      206,
+      { ...headers, 'Content-Range': `bytes ${start}-${end}/${archive.size}` },
+      {
+        length: end - start + 1,
+        open: () => createReadStream(archive.path, { start, end }),
+      },
+    );
   }
   return reply.send(200, headers, { length: archive.size, open: () => createReadStream(archive.path) });
 }
@@ -198,15 +227,27 @@ class Reply {
   }
 
   json(status: number, value: unknown, headers: Record<string, string> = {}): Promise<void> {
-    return this.send(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(value));
+    return this.send(
+      status,
+      { ...headers, 'Content-Type': 'application/json; charset=utf-8' },
+      JSON.stringify(value),
+    );
   }
 
-  async send(status: number, headers: Record<string, string>, body: string | StreamedBody = ''): Promise<void> {
+  async send(
+    status: number,
+    headers: Record<string, string>,
+    body: string | StreamedBody = '',
+  ): Promise<void> {
     const { res } = this;
-    const streamed = typeof body === 'string' ? { length: Buffer.byteLength(body), open: () => [Buffer.from(body)] } : body;
+    const streamed =
+      typeof body === 'string' ? { length: Buffer.byteLength(body), open: () => [Buffer.from(body)] } : body;
     this.log.status = status;
     const bodyless = status === 304 || res.req.method === 'HEAD';
-    res.writeHead(status, bodyless && status === 304 ? headers : { ...headers, 'Content-Length': streamed.length });
+    res.writeHead(
+      status,
+      bodyless && status === 304 ? headers : { ...headers, 'Content-Length': streamed.length },
+    );
     if (bodyless) return void res.end();
     await this.writeBody(streamed.open());
   }
@@ -221,7 +262,10 @@ class Reply {
     for await (const chunk of chunks) {
       for (let offset = 0; offset < chunk.length; offset += sliceSize) {
         if (res.destroyed) return;
-        const piece = chunk.subarray(offset, Math.min(offset + sliceSize, chunk.length, offset + limit - sent));
+        const piece = chunk.subarray(
+          offset,
+          Math.min(offset + sliceSize, chunk.length, offset + limit - sent),
+        );
         if (bytesPerSecond) await sleep((piece.length / bytesPerSecond) * 1000);
         if (piece.length > 0) await write(res, piece);
         sent += piece.length;
@@ -283,7 +327,9 @@ class ArchiveDirectory {
     const info = await stat(path).catch(() => null);
     if (!info?.isFile()) return null;
     const override = this.lastModifiedOverrides.get(filename);
-    const etagParts = [info.size, Math.floor(info.mtimeMs), override?.getTime()].filter((n) => n !== undefined);
+    const etagParts = [info.size, Math.floor(info.mtimeMs), override?.getTime()].filter(
+      (n) => n !== undefined,
+    );
     return {
       filename,
       path,
@@ -323,7 +369,10 @@ function etagListMatches(header: string, etag: string): boolean {
  * A single `bytes=` range (RFC 9110 14.1.2) as inclusive offsets; null means "serve it whole"
  * (no header, a syntax we ignore, or several ranges).
  */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
   const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
   if (!match) return null;
   const [, first = '', last = ''] = match;

@@ -170,6 +170,8 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
 
   const extracted = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
+      // A failure destroys the current entry stream with the error; it is reported through `extracted`.
+      stream.on('error', () => undefined);
       const name = header.name;
       const type = header.type ?? 'file';
       const skip = () => {

@@ -198,6 +198,7 @@ class DocumentExtractor {
   private top: Unit = this.root;
   private readonly units: Unit[] = [];
   private readonly keys = new Map<string, Unit>();
+  private readonly suffixes = new Map<string, number>();
   private readonly refs: PendingReference[] = [];
   private readonly roles: number[] = [];
 
@@ -680,11 +681,15 @@ class DocumentExtractor {
     return key;
   }
 
+  /** `base`, or `base~2`, `base~3` … when taken (a per-base counter keeps this O(1)). */
   private uniqueKey(base: string): string {
     if (!this.keys.has(base)) return base;
-    for (let i = 2; ; i++) {
+    for (let i = this.suffixes.get(base) ?? 2; ; i++) {
       const candidate = `${base}~${i}`;
-      if (!this.keys.has(candidate)) return candidate;
+      if (!this.keys.has(candidate)) {
+        this.suffixes.set(base, i + 1);
+        return candidate;
+      }
     }
   }
 
