@@ -1,0 +1,28 @@
+/**
+ * A worker process for multi-process tests: `node --import tsx test/support/worker-process.ts parser|differ|sync|all`,
+ * configured by the same environment variables as lovsync itself. Prints "ready" once its workers run.
+ */
+import type { Worker } from 'bullmq';
+import { parseConfig } from '@lovsync/shared/config';
+import { createLogger } from '@lovsync/shared/logger';
+import { createParseWorker } from '@lovsync/parser';
+import { createDiffWorker } from '@lovsync/differ';
+import { createSyncWorker } from '@lovsync/sync';
+import { createRuntime } from '../../packages/cli/src/runtime.ts';
+
+const role = process.argv[2] ?? 'parser';
+const config = parseConfig(process.env);
+const rt = createRuntime(config, { log: createLogger({ level: config.LOG_LEVEL, pretty: false }), service: role });
+const workers: Worker[] = [];
+if (role === 'parser' || role === 'all') workers.push(createParseWorker(rt));
+if (role === 'differ' || role === 'all') workers.push(createDiffWorker(rt));
+if (role === 'sync' || role === 'all') workers.push(await createSyncWorker(rt));
+await Promise.all(workers.map((w) => w.waitUntilReady()));
+process.stdout.write('ready\n');
+const stop = async () => {
+  await Promise.all(workers.map((w) => w.close()));
+  await rt.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
