@@ -5,7 +5,7 @@ import { createLogger } from '@lovsync/shared/logger';
 import { runCycle } from './run-cycle.ts';
 import { changesCommand, filesListCommand, filesPruneCommand, filesStatsCommand, runsCommand } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
-import { serve, type Role } from './serve.ts';
+import type { Role } from './serve.ts';
 
 const positiveInt = (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive whole number');
@@ -61,7 +61,11 @@ program
   .command('serve')
   .description('run long-lived services (the dashboard comes with role sync or all)')
   .addOption(new Option('--role <role>', 'which service to run').choices(['sync', 'differ', 'parser', 'all']).default('all'))
-  .action(async (o: { role: Role }) => serve(config(), o.role));
+  .action(async (o: { role: Role }) => {
+    // Loaded on demand: the HTTP stack is only needed by long-running services.
+    const { serve } = await import('./serve.ts');
+    await serve(config(), o.role);
+  });
 
 program
   .command('sync')
