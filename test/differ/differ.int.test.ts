@@ -18,10 +18,17 @@ const h = (n: number) => n.toString(16).padStart(32, '0');
 
 type Entry = { path: string; hash: string; size: number };
 const corpus = (n: number, salt = 0): Entry[] =>
-  Array.from({ length: n }, (_, i) => ({ path: `nl/nl-${String(i).padStart(5, '0')}.xml`, hash: h(i * 7 + salt), size: 100 + i }));
+  Array.from({ length: n }, (_, i) => ({
+    path: `nl/nl-${String(i).padStart(5, '0')}.xml`,
+    hash: h(i * 7 + salt),
+    size: 100 + i,
+  }));
 
 /** A finished sync phase with one manifested dataset; returns the run id. */
-async function seedRun(datasets: Record<string, Entry[] | 'vanished'>, lastModified = new Date()): Promise<number> {
+async function seedRun(
+  datasets: Record<string, Entry[] | 'vanished'>,
+  lastModified = new Date(),
+): Promise<number> {
   const pool = env.database.pool;
   const runId = await createRun(pool, { trigger: 'manual', force: false, datasetFilter: null });
   for (const [dataset, entries] of Object.entries(datasets)) {
@@ -41,9 +48,14 @@ async function seedRun(datasets: Record<string, Entry[] | 'vanished'>, lastModif
 }
 
 async function diffAll(runId: number) {
-  const ds = await rows<{ dataset: string; vanished: boolean }>(env, 'SELECT dataset, vanished FROM run_datasets WHERE run_id = $1', [runId]);
+  const ds = await rows<{ dataset: string; vanished: boolean }>(
+    env,
+    'SELECT dataset, vanished FROM run_datasets WHERE run_id = $1',
+    [runId],
+  );
   const out = [];
-  for (const d of ds) out.push(await processDiffJob(ctx, { runId, dataset: d.dataset, vanished: d.vanished }));
+  for (const d of ds)
+    out.push(await processDiffJob(ctx, { runId, dataset: d.dataset, vanished: d.vanished }));
   return out;
 }
 
@@ -53,7 +65,8 @@ const changes = (runId: number) =>
     'SELECT path, change, old_hash, new_hash FROM file_changes WHERE run_id = $1 ORDER BY path',
     [runId],
   );
-const parseJobs = async () => (await ctx.queues.parse.getJobs(['waiting', 'delayed', 'active', 'prioritized'])).filter(Boolean);
+const parseJobs = async () =>
+  (await ctx.queues.parse.getJobs(['waiting', 'delayed', 'active', 'prioritized'])).filter(Boolean);
 
 beforeAll(async () => {
   env = await createTestEnv('differ');
@@ -64,7 +77,9 @@ afterAll(async () => {
   await env?.teardown();
 });
 beforeEach(async () => {
-  await env.database.pool.query('TRUNCATE files, file_changes, run_datasets, sync_runs, datasets, manifest_entries RESTART IDENTITY CASCADE');
+  await env.database.pool.query(
+    'TRUNCATE files, file_changes, run_datasets, sync_runs, datasets, manifest_entries RESTART IDENTITY CASCADE',
+  );
   await ctx.queues.parse.obliterate({ force: true });
   await ctx.queues.diff.obliterate({ force: true });
 });
@@ -76,9 +91,15 @@ describe('hash diff', () => {
     const [d1] = await diffAll(r1);
     expect(d1).toMatchObject({ added: 50, modified: 0, removed: 0, unchanged: 0, enqueued: 50 });
     expect(await parseJobs()).toHaveLength(50);
-    const files = await rows<{ status: string; last_changed: Date }>(env, 'SELECT status, last_changed FROM files');
+    const files = await rows<{ status: string; last_changed: Date }>(
+      env,
+      'SELECT status, last_changed FROM files',
+    );
     expect(files.every((f) => f.status === 'added' && f.last_changed.getTime() === lm1.getTime())).toBe(true);
-    const [ds] = await rows<{ last_modified: Date; last_run_id: number }>(env, 'SELECT last_modified, last_run_id FROM datasets');
+    const [ds] = await rows<{ last_modified: Date; last_run_id: number }>(
+      env,
+      'SELECT last_modified, last_run_id FROM datasets',
+    );
     expect(ds).toEqual({ last_modified: lm1, last_run_id: r1 });
 
     await ctx.queues.parse.obliterate({ force: true });
@@ -87,16 +108,23 @@ describe('hash diff', () => {
     expect(d2).toMatchObject({ added: 0, modified: 0, removed: 0, unchanged: 50, enqueued: 0 });
     expect(await changes(r2)).toEqual([]);
     expect(await parseJobs()).toHaveLength(0);
-    const after = await rows<{ status: string; last_changed: Date }>(env, 'SELECT status, last_changed FROM files');
+    const after = await rows<{ status: string; last_changed: Date }>(
+      env,
+      'SELECT status, last_changed FROM files',
+    );
     // lovlig: status reflects the last sync; last_changed stays the lastModified of the change.
-    expect(after.every((f) => f.status === 'unchanged' && f.last_changed.getTime() === lm1.getTime())).toBe(true);
+    expect(after.every((f) => f.status === 'unchanged' && f.last_changed.getTime() === lm1.getTime())).toBe(
+      true,
+    );
     expect((await getRun(env.database.pool, r2))!.status).toBe('succeeded');
   });
 
   it('edits, removals and additions give exactly those rows; a removed file that comes back is added', async () => {
     const base = corpus(20);
     await diffAll(await seedRun({ d: base }));
-    const next = base.filter((_, i) => i !== 3 && i !== 4).map((e, i) => (i === 0 || i === 7 ? { ...e, hash: h(9000 + i), size: 1 } : e));
+    const next = base
+      .filter((_, i) => i !== 3 && i !== 4)
+      .map((e, i) => (i === 0 || i === 7 ? { ...e, hash: h(9000 + i), size: 1 } : e));
     next.push({ path: 'nl/new-1.xml', hash: h(7777), size: 5 });
     const r2 = await seedRun({ d: next });
     await diffAll(r2);
@@ -107,7 +135,10 @@ describe('hash diff', () => {
       { path: base[4]!.path, change: 'removed', old_hash: base[4]!.hash, new_hash: null },
       { path: base[9]!.path, change: 'modified', old_hash: base[9]!.hash, new_hash: h(9007) },
     ]);
-    const st = await rows<{ path: string; status: string }>(env, `SELECT path, status FROM files WHERE status <> 'unchanged' ORDER BY path`);
+    const st = await rows<{ path: string; status: string }>(
+      env,
+      `SELECT path, status FROM files WHERE status <> 'unchanged' ORDER BY path`,
+    );
     expect(st).toEqual([
       { path: 'nl/new-1.xml', status: 'added' },
       { path: base[0]!.path, status: 'modified' },
@@ -118,16 +149,24 @@ describe('hash diff', () => {
     // The file comes back (same content as before it was removed): added, not modified.
     const r3 = await seedRun({ d: [...next, base[3]!] });
     await diffAll(r3);
-    expect(await changes(r3)).toEqual([{ path: base[3]!.path, change: 'added', old_hash: null, new_hash: base[3]!.hash }]);
-    const [back] = await rows<{ status: string }>(env, 'SELECT status FROM files WHERE path = $1', [base[3]!.path]);
+    expect(await changes(r3)).toEqual([
+      { path: base[3]!.path, change: 'added', old_hash: null, new_hash: base[3]!.hash },
+    ]);
+    const [back] = await rows<{ status: string }>(env, 'SELECT status FROM files WHERE path = $1', [
+      base[3]!.path,
+    ]);
     expect(back!.status).toBe('added');
     // Removed rows keep their row with status removed.
-    const [gone] = await rows<{ status: string }>(env, 'SELECT status FROM files WHERE path = $1', [base[4]!.path]);
+    const [gone] = await rows<{ status: string }>(env, 'SELECT status FROM files WHERE path = $1', [
+      base[4]!.path,
+    ]);
     expect(gone!.status).toBe('removed');
   });
 
   it('a dataset that vanished marks all its files removed; other datasets are untouched', async () => {
-    await diffAll(await seedRun({ 'lovtidend-avd1-2025.tar.bz2': corpus(10), 'gjeldende-lover.tar.bz2': corpus(5, 1) }));
+    await diffAll(
+      await seedRun({ 'lovtidend-avd1-2025.tar.bz2': corpus(10), 'gjeldende-lover.tar.bz2': corpus(5, 1) }),
+    );
     const r2 = await seedRun({ 'lovtidend-avd1-2025.tar.bz2': 'vanished' });
     await diffAll(r2);
     const c = await changes(r2);
@@ -141,7 +180,10 @@ describe('hash diff', () => {
       { dataset: 'gjeldende-lover.tar.bz2', status: 'added', n: 5 },
       { dataset: 'lovtidend-avd1-2025.tar.bz2', status: 'removed', n: 10 },
     ]);
-    const [ds] = await rows<{ listed: boolean }>(env, `SELECT listed FROM datasets WHERE name = 'lovtidend-avd1-2025.tar.bz2'`);
+    const [ds] = await rows<{ listed: boolean }>(
+      env,
+      `SELECT listed FROM datasets WHERE name = 'lovtidend-avd1-2025.tar.bz2'`,
+    );
     expect(ds!.listed).toBe(false);
   });
 
@@ -161,7 +203,9 @@ describe('hash diff', () => {
     await processDiffJob(ctx, { runId: r2, dataset: 'd', vanished: false });
     const jobs = (await parseJobs()).filter((j) => j.data.runId === r2);
     expect(jobs).toHaveLength(5);
-    expect(new Set(jobs.map((j) => j.id))).toEqual(new Set(next.slice(0, 5).map((e) => parseJobId(r2, 'd', e.path))));
+    expect(new Set(jobs.map((j) => j.id))).toEqual(
+      new Set(next.slice(0, 5).map((e) => parseJobId(r2, 'd', e.path))),
+    );
     expect(jobs.every((j) => !j.id!.includes(':'))).toBe(true);
     expect(await changes(r2)).toHaveLength(5);
     // The reconciler re-derives the same jobs (e.g. after Redis lost them) without duplicates.
@@ -181,17 +225,20 @@ describe('run completion', () => {
     // failing and the succeeding jobs are real parses. Succeeding ones are removals of never-parsed files.
     const bad = Buffer.from('<html><body><p>no closing');
     const badHash = await hashBytes(bad);
-    await env.database.pool.query('INSERT INTO blobs (hash, size, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-      badHash,
-      bad.length,
-      bad,
-    ]);
+    await env.database.pool.query(
+      'INSERT INTO blobs (hash, size, content) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [badHash, bad.length, bad],
+    );
     const seedPrev = corpus(total - malformed, 3).map((e) => ({ ...e, path: `gone/${e.path}` }));
     await diffAll(await seedRun({ d: seedPrev }));
     await env.database.pool.query(`UPDATE file_changes SET parse_status = 'succeeded'`);
     await env.database.pool.query(`UPDATE sync_runs SET status = 'succeeded'`);
     await ctx.queues.parse.obliterate({ force: true });
-    const entries = Array.from({ length: malformed }, (_, i) => ({ path: `bad/b${i}.xml`, hash: badHash, size: bad.length }));
+    const entries = Array.from({ length: malformed }, (_, i) => ({
+      path: `bad/b${i}.xml`,
+      hash: badHash,
+      size: bad.length,
+    }));
     const runId = await seedRun({ d: entries }); // the previous files vanish from the manifest: removals
     await diffAll(runId);
     return runId;
@@ -219,7 +266,10 @@ describe('run completion', () => {
       // 20 jobs, 11 fail: over the threshold -> failed.
       const over = await waitForRun(await runWithFailures(20, 11));
       expect(over).toMatchObject({ status: 'failed', parseTotal: 20, parseFailed: 11, parseSucceeded: 9 });
-      const failed = await rows<{ parse_error: string }>(env, `SELECT parse_error FROM file_changes WHERE parse_status = 'failed' LIMIT 1`);
+      const failed = await rows<{ parse_error: string }>(
+        env,
+        `SELECT parse_error FROM file_changes WHERE parse_status = 'failed' LIMIT 1`,
+      );
       expect(failed[0]!.parse_error).toMatch(/malformed|XML|closed|Unclosed/i);
       // No run completed twice and none is left running.
       expect(await rows(env, `SELECT id FROM sync_runs WHERE status = 'running'`)).toEqual([]);

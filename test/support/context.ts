@@ -7,7 +7,11 @@ export function createTestContext(env: TestEnv, overrides: Record<string, string
 }
 
 /** Rows of a query, for assertions. */
-export async function rows<T = Record<string, unknown>>(env: TestEnv, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function rows<T = Record<string, unknown>>(
+  env: TestEnv,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return (await env.database.pool.query(sql, params)).rows as T[];
 }
 
@@ -19,16 +23,21 @@ export async function contentDigest(env: TestEnv): Promise<Record<string, string
       'SELECT run_id, dataset, path, change, old_hash, new_hash, old_size, new_size, parse_status, parse_error FROM file_changes ORDER BY 1, 2, 3',
     documents:
       'SELECT document_id, refid, dataset, path, source_hash, title, status, last_run_id, date_in_force, last_changed_by FROM documents ORDER BY 1',
-    sections: 'SELECT document_id, section_key, parent_key, kind, number, title, heading_path, text, text_hash, ord FROM sections ORDER BY 1, 2',
+    sections:
+      'SELECT document_id, section_key, parent_key, kind, number, title, heading_path, text, text_hash, ord FROM sections ORDER BY 1, 2',
     chunks: 'SELECT chunk_id, document_id, section_key, ord, text, token_count FROM chunks ORDER BY 1',
     section_changes:
       'SELECT run_id, document_id, section_key, change, number, heading_path, old_text, new_text FROM section_changes ORDER BY 1, 2, 3',
-    document_changes: 'SELECT run_id, document_id, change, kind, dataset, path FROM document_changes ORDER BY 1, 2',
-    cross_references: 'SELECT document_id, section_key, kind, target_refid, target_part, raw FROM cross_references ORDER BY 1, 2, 3, 4, 5, 6',
+    document_changes:
+      'SELECT run_id, document_id, change, kind, dataset, path FROM document_changes ORDER BY 1, 2',
+    cross_references:
+      'SELECT document_id, section_key, kind, target_refid, target_part, raw FROM cross_references ORDER BY 1, 2, 3, 4, 5, 6',
   };
   const out: Record<string, string> = {};
   for (const [table, sql] of Object.entries(q)) {
-    const r = await env.database.pool.query(`SELECT md5(string_agg(t::text, '|')) AS d, count(*) AS n FROM (${sql}) t`);
+    const r = await env.database.pool.query(
+      `SELECT md5(string_agg(t::text, '|')) AS d, count(*) AS n FROM (${sql}) t`,
+    );
     out[table] = `${r.rows[0].n}:${r.rows[0].d}`;
   }
   return out;

@@ -12,7 +12,10 @@ import { createRuntime } from '../../packages/cli/src/runtime.ts';
 
 const role = process.argv[2] ?? 'parser';
 const config = parseConfig(process.env);
-const rt = createRuntime(config, { log: createLogger({ level: config.LOG_LEVEL, pretty: false }), service: role });
+const rt = createRuntime(config, {
+  log: createLogger({ level: config.LOG_LEVEL, pretty: false }),
+  service: role,
+});
 const workers: Worker[] = [];
 if (role === 'parser' || role === 'all') workers.push(createParseWorker(rt));
 if (role === 'differ' || role === 'all') workers.push(createDiffWorker(rt));

@@ -26,8 +26,11 @@ let archives: string;
 
 async function syncAndDiff(c: Runtime, force = false) {
   const result = await runSync(c, { trigger: 'manual', force, requestedAt: new Date().toISOString() });
-  for (const r of result.results) if (r.outcome === 'manifested') await processDiffJob(c, { runId: result.runId, dataset: r.dataset, vanished: false });
-  for (const d of result.vanished) await processDiffJob(c, { runId: result.runId, dataset: d, vanished: true });
+  for (const r of result.results)
+    if (r.outcome === 'manifested')
+      await processDiffJob(c, { runId: result.runId, dataset: r.dataset, vanished: false });
+  for (const d of result.vanished)
+    await processDiffJob(c, { runId: result.runId, dataset: d, vanished: true });
   return result;
 }
 
@@ -67,8 +70,13 @@ const gets = () => emu.requests.filter((r) => r.url.includes('/get/'));
 describe('sync of a real fixture archive', () => {
   it('records every file with hashes equal to xxh128sum, and a second sync with the same lastModified downloads nothing', async () => {
     const first = await syncAndDiff(ctx);
-    expect(first.results).toEqual([expect.objectContaining({ dataset: DS, outcome: 'manifested', files: 8 })]);
-    const files = await rows<{ path: string; hash: string; status: string }>(env, 'SELECT path, hash, status FROM files ORDER BY path');
+    expect(first.results).toEqual([
+      expect.objectContaining({ dataset: DS, outcome: 'manifested', files: 8 }),
+    ]);
+    const files = await rows<{ path: string; hash: string; status: string }>(
+      env,
+      'SELECT path, hash, status FROM files ORDER BY path',
+    );
     const fixtures = fixtureEntries('gjeldende-lover');
     expect(files.map((f) => f.path)).toEqual(fixtures.map((f) => f.path).sort());
     expect(new Set(files.map((f) => f.status))).toEqual(new Set(['added']));
@@ -77,8 +85,17 @@ describe('sync of a real fixture archive', () => {
       await mkdir(join(dir, 'nl'), { recursive: true });
       await writeFile(join(dir, f.path), f.content as Buffer);
     }
-    const sums = execFileSync('xxh128sum', fixtures.map((f) => f.path), { cwd: dir, encoding: 'utf8' });
-    const expected = Object.fromEntries(sums.trim().split('\n').map((l) => l.split(/\s+/).reverse()));
+    const sums = execFileSync(
+      'xxh128sum',
+      fixtures.map((f) => f.path),
+      { cwd: dir, encoding: 'utf8' },
+    );
+    const expected = Object.fromEntries(
+      sums
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).reverse()),
+    );
     for (const f of files) expect(f.hash).toBe(expected[f.path]);
 
     emu.resetRequests();
@@ -109,7 +126,10 @@ describe('sync of a real fixture archive', () => {
 
   it('resumes a body cut off mid-way with Range', async () => {
     // A bigger archive, so that the part before the cut has reached the client when the socket dies.
-    await buildTarBz2([...fixtureEntries('gjeldende-lover'), ...fixtureEntries('lovtidend-avd1-2025')], join(archives, DS));
+    await buildTarBz2(
+      [...fixtureEntries('gjeldende-lover'), ...fixtureEntries('lovtidend-avd1-2025')],
+      join(archives, DS),
+    );
     emu.setFault({ kind: 'truncate', afterBytes: 300_000, count: 1, path: 'get' });
     const r = await syncAndDiff(ctx);
     expect(r.results[0]!.outcome).toBe('manifested');
@@ -137,7 +157,10 @@ describe('sync of a real fixture archive', () => {
   it('an HTML page (status 200) or a wrong content type fails the dataset clearly and commits nothing', async () => {
     emu.setFault({ kind: 'html', path: 'get' });
     const r = await syncAndDiff(ctx);
-    expect(r.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/text\/html.*not an archive/) });
+    expect(r.results[0]).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringMatching(/text\/html.*not an archive/),
+    });
     expect(await fileCount()).toBe(0);
     emu.setFault({ kind: 'wrong-type', path: 'get' });
     const r2 = await syncAndDiff(ctx);
@@ -148,17 +171,24 @@ describe('sync of a real fixture archive', () => {
 
   it('malformed list JSON and an absurd dataset name give clear errors', async () => {
     emu.setFault({ kind: 'malformed-json' });
-    await expect(runSync(ctx, { trigger: 'manual', force: false, requestedAt: new Date().toISOString() })).rejects.toThrow(
-      /not valid JSON/,
+    await expect(
+      runSync(ctx, { trigger: 'manual', force: false, requestedAt: new Date().toISOString() }),
+    ).rejects.toThrow(/not valid JSON/);
+    const [run] = await rows<{ status: string; error: string }>(
+      env,
+      'SELECT status, error FROM sync_runs ORDER BY id DESC LIMIT 1',
     );
-    const [run] = await rows<{ status: string; error: string }>(env, 'SELECT status, error FROM sync_runs ORDER BY id DESC LIMIT 1');
     expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/not valid JSON/) });
     emu.setFault({
       kind: 'list-override',
       body: [{ filename: '../gjeldende-x.tar.bz2', lastModified: '2025-01-01T00:00:00Z', sizeBytes: '1' }],
     });
-    await expect(runSync(ctx, { trigger: 'manual', force: false, requestedAt: new Date().toISOString() })).resolves.toMatchObject({
-      refusedListEntries: [expect.objectContaining({ reason: expect.stringMatching(/refused dataset file name/) })],
+    await expect(
+      runSync(ctx, { trigger: 'manual', force: false, requestedAt: new Date().toISOString() }),
+    ).resolves.toMatchObject({
+      refusedListEntries: [
+        expect.objectContaining({ reason: expect.stringMatching(/refused dataset file name/) }),
+      ],
       results: [],
     });
     expect(gets()).toHaveLength(0);
@@ -169,14 +199,71 @@ describe('sync of a real fixture archive', () => {
 describe('hostile archives are refused with nothing committed for the dataset', () => {
   const good = () => fixtureEntries('gjeldende-lover');
   const cases: [string, () => Promise<void>, RegExp][] = [
-    ['path traversal', () => buildTarBz2([...good(), { path: '../evil.xml', content: '<x/>' }], join(archives, DS)).then(() => undefined), /escapes its directory/],
-    ['absolute path', () => buildTarBz2([...good(), { path: '/etc/evil.xml', content: '<x/>' }], join(archives, DS)).then(() => undefined), /absolute path/],
-    ['symlink', () => buildTarBz2([...good(), { path: 'nl/link.xml', type: 'symlink', linkname: '/etc/passwd' }], join(archives, DS)).then(() => undefined), /symlink entries are not allowed/],
-    ['hardlink', () => buildTarBz2([...good(), { path: 'nl/hard.xml', type: 'link', linkname: 'nl/nl-19990326-017.xml' }], join(archives, DS)).then(() => undefined), /link entries are not allowed/],
-    ['device', () => buildTarBz2([...good(), { path: 'nl/dev.xml', type: 'character-device' }], join(archives, DS)).then(() => undefined), /character-device entries/],
-    ['bzip2 bomb', () => buildTarBz2([...good(), bombEntry(64 * 1024 * 1024)], join(archives, DS)).then(() => undefined), /larger than .*MAX_ENTRY_BYTES/],
-    ['truncated archive', async () => { const f = join(archives, DS); await buildTarBz2(good(), f); await truncateFile(f, 50_000); }, /corrupt or truncated/],
-    ['corrupt bzip2 block', async () => { const f = join(archives, DS); await buildTarBz2(good(), f); await corruptBzip2Block(f); }, /corrupt or truncated/],
+    [
+      'path traversal',
+      () =>
+        buildTarBz2([...good(), { path: '../evil.xml', content: '<x/>' }], join(archives, DS)).then(
+          () => undefined,
+        ),
+      /escapes its directory/,
+    ],
+    [
+      'absolute path',
+      () =>
+        buildTarBz2([...good(), { path: '/etc/evil.xml', content: '<x/>' }], join(archives, DS)).then(
+          () => undefined,
+        ),
+      /absolute path/,
+    ],
+    [
+      'symlink',
+      () =>
+        buildTarBz2(
+          [...good(), { path: 'nl/link.xml', type: 'symlink', linkname: '/etc/passwd' }],
+          join(archives, DS),
+        ).then(() => undefined),
+      /symlink entries are not allowed/,
+    ],
+    [
+      'hardlink',
+      () =>
+        buildTarBz2(
+          [...good(), { path: 'nl/hard.xml', type: 'link', linkname: 'nl/nl-19990326-017.xml' }],
+          join(archives, DS),
+        ).then(() => undefined),
+      /link entries are not allowed/,
+    ],
+    [
+      'device',
+      () =>
+        buildTarBz2([...good(), { path: 'nl/dev.xml', type: 'character-device' }], join(archives, DS)).then(
+          () => undefined,
+        ),
+      /character-device entries/,
+    ],
+    [
+      'bzip2 bomb',
+      () => buildTarBz2([...good(), bombEntry(64 * 1024 * 1024)], join(archives, DS)).then(() => undefined),
+      /larger than .*MAX_ENTRY_BYTES/,
+    ],
+    [
+      'truncated archive',
+      async () => {
+        const f = join(archives, DS);
+        await buildTarBz2(good(), f);
+        await truncateFile(f, 50_000);
+      },
+      /corrupt or truncated/,
+    ],
+    [
+      'corrupt bzip2 block',
+      async () => {
+        const f = join(archives, DS);
+        await buildTarBz2(good(), f);
+        await corruptBzip2Block(f);
+      },
+      /corrupt or truncated/,
+    ],
   ];
   it.each(cases)('%s', async (_name, build, error) => {
     // A good first sync, then the hostile version: the committed state must stay the first one.
@@ -184,11 +271,19 @@ describe('hostile archives are refused with nothing committed for the dataset', 
     const before = await rows(env, 'SELECT dataset, path, hash, status FROM files ORDER BY path');
     const dsBefore = await rows(env, 'SELECT name, last_modified, etag FROM datasets');
     await build();
-    const c2 = createTestContext(env, { LOVDATA_API_URL: emu.url, LOVDATA_DATASET_FILTER: 'gjeldende', MAX_ENTRY_BYTES: String(16 * 1024 * 1024) });
+    const c2 = createTestContext(env, {
+      LOVDATA_API_URL: emu.url,
+      LOVDATA_DATASET_FILTER: 'gjeldende',
+      MAX_ENTRY_BYTES: String(16 * 1024 * 1024),
+    });
     try {
       const r = await syncAndDiff(c2, true);
       expect(r.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(error) });
-      const [run] = await rows<{ error: string; status: string }>(env, 'SELECT error, status FROM sync_runs WHERE id = $1', [r.runId]);
+      const [run] = await rows<{ error: string; status: string }>(
+        env,
+        'SELECT error, status FROM sync_runs WHERE id = $1',
+        [r.runId],
+      );
       expect(run!.error).toMatch(error);
       expect(run!.status).toBe('failed');
     } finally {
@@ -200,7 +295,10 @@ describe('hostile archives are refused with nothing committed for the dataset', 
   });
 
   it('a zip with a traversal entry is refused too', async () => {
-    await buildZip([...good(), { path: '../evil.xml', content: '<x/>' }], join(archives, 'gjeldende-zip.zip'));
+    await buildZip(
+      [...good(), { path: '../evil.xml', content: '<x/>' }],
+      join(archives, 'gjeldende-zip.zip'),
+    );
     const r = await syncAndDiff(ctx);
     const zip = r.results.find((x) => x.dataset === 'gjeldende-zip.zip')!;
     expect(zip).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/escapes its directory/) });
@@ -212,7 +310,10 @@ describe('hostile archives are refused with nothing committed for the dataset', 
 describe('formats and decoders', () => {
   it('a zip archive gives the same manifest as the tar.bz2, and the pure-JS bzip2 decoder agrees with the child process', async () => {
     await syncAndDiff(ctx);
-    const tarFiles = await rows<{ path: string; hash: string }>(env, 'SELECT path, hash FROM files ORDER BY path');
+    const tarFiles = await rows<{ path: string; hash: string }>(
+      env,
+      'SELECT path, hash FROM files ORDER BY path',
+    );
     await resetDb();
     await rm(join(archives, DS));
     await buildZip(fixtureEntries('gjeldende-lover'), join(archives, 'gjeldende-lover.zip'));
@@ -221,7 +322,11 @@ describe('formats and decoders', () => {
     await rm(join(archives, 'gjeldende-lover.zip'));
     await resetDb();
     await buildTarBz2(fixtureEntries('gjeldende-lover'), join(archives, DS));
-    const js = createTestContext(env, { LOVDATA_API_URL: emu.url, LOVDATA_DATASET_FILTER: 'gjeldende', BZIP2_DECODER: 'js' });
+    const js = createTestContext(env, {
+      LOVDATA_API_URL: emu.url,
+      LOVDATA_DATASET_FILTER: 'gjeldende',
+      BZIP2_DECODER: 'js',
+    });
     try {
       await syncAndDiff(js);
     } finally {
@@ -230,9 +335,13 @@ describe('formats and decoders', () => {
     expect(await rows(env, 'SELECT path, hash FROM files ORDER BY path')).toEqual(tarFiles);
   });
 
-  it('EXTRACT_DIR mirrors the files in lovlig\'s layout', async () => {
+  it("EXTRACT_DIR mirrors the files in lovlig's layout", async () => {
     const extractDir = join(env.tmp, 'extract');
-    const c = createTestContext(env, { LOVDATA_API_URL: emu.url, LOVDATA_DATASET_FILTER: 'gjeldende', EXTRACT_DIR: extractDir });
+    const c = createTestContext(env, {
+      LOVDATA_API_URL: emu.url,
+      LOVDATA_DATASET_FILTER: 'gjeldende',
+      EXTRACT_DIR: extractDir,
+    });
     try {
       await syncAndDiff(c);
     } finally {
@@ -242,4 +351,3 @@ describe('formats and decoders', () => {
     expect(await readFile(join(extractDir, 'gjeldende-lover', f.path))).toEqual(f.content as Buffer);
   });
 });
-

@@ -3,7 +3,13 @@ import { config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
 import { createLogger } from '@lovsync/shared/logger';
 import { runCycle } from './run-cycle.ts';
-import { changesCommand, filesListCommand, filesPruneCommand, filesStatsCommand, runsCommand } from './queries-commands.ts';
+import {
+  changesCommand,
+  filesListCommand,
+  filesPruneCommand,
+  filesStatsCommand,
+  runsCommand,
+} from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
 import type { Role } from './serve.ts';
 
@@ -35,7 +41,8 @@ program
   .action(async (o: { force: boolean; filter?: string; json: boolean }) => {
     const cfg = config();
     const log = createLogger({ level: cfg.LOG_LEVEL });
-    const filter = o.filter === undefined ? undefined : o.filter === 'null' || o.filter === '' ? null : o.filter;
+    const filter =
+      o.filter === undefined ? undefined : o.filter === 'null' || o.filter === '' ? null : o.filter;
     const result = await runCycle(cfg, { force: o.force, filter, log });
     const r = result.run;
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -47,7 +54,8 @@ program
           `  files:    ${r.filesAdded} added, ${r.filesModified} modified, ${r.filesRemoved} removed, ${r.filesUnchanged} unchanged`,
           `  parsed:   ${r.parseSucceeded}/${r.parseTotal} succeeded, ${r.parseFailed} failed`,
           ...result.datasets.map(
-            (d) => `  ${d.dataset}: ${d.status}${d.fileCount !== null ? ` (${d.fileCount} files)` : ''}${d.error ? ` — ${d.error}` : ''}`,
+            (d) =>
+              `  ${d.dataset}: ${d.status}${d.fileCount !== null ? ` (${d.fileCount} files)` : ''}${d.error ? ` — ${d.error}` : ''}`,
           ),
           ...(r.error ? [`  error: ${r.error}`] : []),
           '',
@@ -60,7 +68,11 @@ program
 program
   .command('serve')
   .description('run long-lived services (the dashboard comes with role sync or all)')
-  .addOption(new Option('--role <role>', 'which service to run').choices(['sync', 'differ', 'parser', 'all']).default('all'))
+  .addOption(
+    new Option('--role <role>', 'which service to run')
+      .choices(['sync', 'differ', 'parser', 'all'])
+      .default('all'),
+  )
   .action(async (o: { role: Role }) => {
     // Loaded on demand: the HTTP stack is only needed by long-running services.
     const { serve } = await import('./serve.ts');
@@ -91,7 +103,9 @@ program
 const files = program.command('files').description('the file-level mirror (lovlig parity)');
 files
   .command('list')
-  .addOption(new Option('--status <status>').choices(['added', 'modified', 'unchanged', 'removed', 'changed']))
+  .addOption(
+    new Option('--status <status>').choices(['added', 'modified', 'unchanged', 'removed', 'changed']),
+  )
   .option('--dataset <name>', 'only this dataset')
   .option('--limit <n>', 'at most n rows', positiveInt)
   .option('--json', 'JSON output', false)

@@ -17,8 +17,17 @@ export async function runsCommand(o: { limit: number; json: boolean }): Promise<
   await withDb(async (db) => {
     const runs = await listRuns(db.pool, { limit: o.limit });
     printRows(runs as unknown as Record<string, unknown>[], o.json, [
-      'id', 'trigger', 'status', 'startedAt', 'finishedAt', 'datasetsChanged', 'filesAdded', 'filesModified',
-      'filesRemoved', 'parseSucceeded', 'parseFailed',
+      'id',
+      'trigger',
+      'status',
+      'startedAt',
+      'finishedAt',
+      'datasetsChanged',
+      'filesAdded',
+      'filesModified',
+      'filesRemoved',
+      'parseSucceeded',
+      'parseFailed',
     ]);
   });
 }
@@ -43,7 +52,9 @@ export async function changesCommand(o: { run: number; json: boolean }): Promise
       [o.run],
     );
     if (o.json) {
-      process.stdout.write(`${JSON.stringify({ files: files.rows, documents: docs.rows, sections: sections.rows }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ files: files.rows, documents: docs.rows, sections: sections.rows }, null, 2)}\n`,
+      );
       return;
     }
     process.stdout.write(`files changed in run ${o.run}:\n`);
@@ -55,22 +66,38 @@ export async function changesCommand(o: { run: number; json: boolean }): Promise
   });
 }
 
-export async function filesListCommand(o: { status?: FileStatus | 'changed'; dataset?: string; limit?: number; json: boolean }): Promise<void> {
+export async function filesListCommand(o: {
+  status?: FileStatus | 'changed';
+  dataset?: string;
+  limit?: number;
+  json: boolean;
+}): Promise<void> {
   await withDb(async (db) => {
     const rows = await listFiles(db.pool, { status: o.status, dataset: o.dataset, limit: o.limit });
-    printRows(rows as unknown as Record<string, unknown>[], o.json, ['dataset', 'path', 'status', 'hash', 'size', 'lastChanged']);
+    printRows(rows as unknown as Record<string, unknown>[], o.json, [
+      'dataset',
+      'path',
+      'status',
+      'hash',
+      'size',
+      'lastChanged',
+    ]);
   });
 }
 
 export async function filesStatsCommand(o: { json: boolean }): Promise<void> {
-  await withDb(async (db) => printRows((await fileStats(db.pool)) as unknown as Record<string, unknown>[], o.json));
+  await withDb(async (db) =>
+    printRows((await fileStats(db.pool)) as unknown as Record<string, unknown>[], o.json),
+  );
 }
 
 /** Drops removed file rows (and their EXTRACT_DIR copies) and blobs no file, change or document references. */
 export async function filesPruneCommand(o: { dryRun: boolean }): Promise<void> {
   const extractDir = config().EXTRACT_DIR;
   await withDb(async (db) => {
-    const removed = await db.pool.query<{ dataset: string; path: string }>(`SELECT dataset, path FROM files WHERE status = 'removed'`);
+    const removed = await db.pool.query<{ dataset: string; path: string }>(
+      `SELECT dataset, path FROM files WHERE status = 'removed'`,
+    );
     const orphanBlobs = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = b.hash)
          AND NOT EXISTS (SELECT 1 FROM file_changes fc WHERE fc.new_hash = b.hash AND fc.parse_status = 'pending')`,

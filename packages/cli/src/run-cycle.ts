@@ -9,7 +9,13 @@ import { createRuntime } from './runtime.ts';
 
 export interface RunCycleResult {
   run: RunRow;
-  datasets: { dataset: string; status: string; fileCount: number | null; error: string | null; timings: Record<string, number> | null }[];
+  datasets: {
+    dataset: string;
+    status: string;
+    fileCount: number | null;
+    error: string | null;
+    timings: Record<string, number> | null;
+  }[];
   phases: { syncMs: number; totalMs: number };
 }
 
@@ -17,7 +23,10 @@ export interface RunCycleResult {
  * `lovsync run`: one whole cycle in this process — sync, diff and parse workers in-process —
  * and waits until the run has completed. Leftovers of an interrupted earlier run are reconciled first.
  */
-export async function runCycle(config: Config, opts: { force: boolean; filter?: string | null; log?: Logger }): Promise<RunCycleResult> {
+export async function runCycle(
+  config: Config,
+  opts: { force: boolean; filter?: string | null; log?: Logger },
+): Promise<RunCycleResult> {
   await runMigrations(config.DATABASE_URL);
   const rt = createRuntime(config, { log: opts.log, service: 'run' });
   const workers: Worker[] = [];
@@ -55,12 +64,16 @@ export async function runCycle(config: Config, opts: { force: boolean; filter?: 
 }
 
 /** Waits for the sync job to start its run (the run id is written into its data) or to fail. */
-async function waitForRunId(queue: ReturnType<typeof createRuntime>['queues']['sync'], jobId: string): Promise<number> {
+async function waitForRunId(
+  queue: ReturnType<typeof createRuntime>['queues']['sync'],
+  jobId: string,
+): Promise<number> {
   for (;;) {
     const job = await queue.getJob(jobId);
     const runId = (job?.data as { runId?: number } | undefined)?.runId;
     if (typeof runId === 'number') return runId;
-    if (job && (await job.isFailed())) throw new Error(`sync failed before it started a run: ${job.failedReason}`);
+    if (job && (await job.isFailed()))
+      throw new Error(`sync failed before it started a run: ${job.failedReason}`);
     if (!job) throw new Error(`sync job ${jobId} vanished before it started`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -11,8 +11,12 @@ export interface Runtime extends ServiceContext {
 }
 
 /** Wires config -> logger, Postgres pool, Redis connections, queues and blob store. */
-export function createRuntime(config: Config, opts: { log?: Logger; service?: string; poolSize?: number } = {}): Runtime {
-  const log = opts.log ?? createLogger({ level: config.LOG_LEVEL }).child({ service: opts.service ?? 'lovsync' });
+export function createRuntime(
+  config: Config,
+  opts: { log?: Logger; service?: string; poolSize?: number } = {},
+): Runtime {
+  const log =
+    opts.log ?? createLogger({ level: config.LOG_LEVEL }).child({ service: opts.service ?? 'lovsync' });
   const database = createDatabase(config.DATABASE_URL, {
     max: opts.poolSize ?? Math.max(10, config.PARSER_CONCURRENCY + 4),
     applicationName: `lovsync-${opts.service ?? 'cli'}`,

@@ -44,7 +44,10 @@ export async function serve(config: Config, role: Role): Promise<void> {
     metrics,
     isShuttingDown: () => shuttingDown,
   });
-  log.info({ role, port: http.port, host: http.host, workers: workers.map((w) => w.name) }, 'lovsync serving');
+  log.info(
+    { role, port: http.port, host: http.host, workers: workers.map((w) => w.name) },
+    'lovsync serving',
+  );
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) {

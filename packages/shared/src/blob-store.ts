@@ -36,7 +36,9 @@ export function postgresBlobStore(pool: pg.Pool): BlobStore {
     },
     async existing(hashes) {
       if (hashes.length === 0) return new Set();
-      const res = await pool.query<{ hash: string }>('SELECT hash FROM blobs WHERE hash = ANY($1::text[])', [hashes]);
+      const res = await pool.query<{ hash: string }>('SELECT hash FROM blobs WHERE hash = ANY($1::text[])', [
+        hashes,
+      ]);
       return new Set(res.rows.map((r) => r.hash));
     },
     async read(hash) {

@@ -19,13 +19,16 @@ const url = (def: string, protocols: string[]) =>
     .string()
     .trim()
     .default(def)
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL with protocol ${protocols.join(' or ')}`);
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL with protocol ${protocols.join(' or ')}`,
+    );
 
 const optionalText = z
   .string()
@@ -34,7 +37,9 @@ const optionalText = z
 
 export const configSchema = z
   .object({
-    LOVDATA_API_URL: url('https://api.lovdata.no', ['http:', 'https:']).transform((v) => v.replace(/\/+$/, '')),
+    LOVDATA_API_URL: url('https://api.lovdata.no', ['http:', 'https:']).transform((v) =>
+      v.replace(/\/+$/, ''),
+    ),
     LOVDATA_DATASET_FILTER: z
       .string()
       .default('gjeldende')
@@ -75,13 +80,22 @@ export const configSchema = z
     HTTP_PORT: int(3000, 0, 65_535),
     DASHBOARD_USER: optionalText,
     DASHBOARD_PASSWORD: optionalText,
-    DASHBOARD_ALLOW_MUTATIONS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    DASHBOARD_ALLOW_MUTATIONS: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     BZIP2_DECODER: z.enum(['auto', 'lbzip2', 'bzip2', 'js']).default('auto'),
     MAX_ENTRY_BYTES: int(256 * 1024 * 1024, 1),
     MAX_ARCHIVE_BYTES: int(16 * 1024 * 1024 * 1024, 1),
     MAX_ARCHIVE_ENTRIES: int(1_000_000, 1),
     SHUTDOWN_TIMEOUT_SECONDS: int(25, 1, 3600),
+    /** Overrides the diff/parse job lock (seconds); a dead worker's job is retried after it lapses. */
+    JOB_LOCK_SECONDS: z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+      .pipe(z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).optional()),
   })
   .superRefine((c, ctx) => {
     if ((c.DASHBOARD_USER === undefined) !== (c.DASHBOARD_PASSWORD === undefined)) {
@@ -117,7 +131,8 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     const issue = result.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
     const shown = env[variable];
-    const value = shown === undefined || /PASSWORD|DATABASE_URL|REDIS_URL/.test(variable) ? '' : ` (got "${shown}")`;
+    const value =
+      shown === undefined || /PASSWORD|DATABASE_URL|REDIS_URL/.test(variable) ? '' : ` (got "${shown}")`;
     throw new ConfigError(variable, `${issue.message}${value}`);
   }
   return Object.freeze(result.data);

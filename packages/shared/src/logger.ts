@@ -11,9 +11,17 @@ export function createLogger(opts: { level: string; name?: string; pretty?: bool
   return pino({
     name: opts.name ?? 'lovsync',
     level: opts.level,
-    redact: { paths: ['password', '*.password', 'databaseUrl', 'redisUrl', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['password', '*.password', 'databaseUrl', 'redisUrl', 'headers.authorization'],
+      censor: '[redacted]',
+    },
     ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+          },
+        }
       : {}),
   });
 }

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { maybeCompleteRun } from '@lovsync/shared/db';
-import { DIFF_QUEUE, WORKER_SETTINGS, diffJobSchema, type DiffJobData } from '@lovsync/shared/queues';
+import { DIFF_QUEUE, workerSettings, diffJobSchema, type DiffJobData } from '@lovsync/shared/queues';
 import { applyDiff, DiffInputError, DiffOrderError, type DiffCounts } from './hash-diff.ts';
 import { enqueuePendingParses } from './parse-fanout.ts';
 
@@ -20,7 +20,10 @@ export async function processDiffJob(ctx: ServiceContext, data: DiffJobData): Pr
   return { ...counts, enqueued };
 }
 
-export function createDiffWorker(ctx: ServiceContext, opts: { concurrency?: number } = {}): Worker<DiffJobData, DiffJobResult> {
+export function createDiffWorker(
+  ctx: ServiceContext,
+  opts: { concurrency?: number } = {},
+): Worker<DiffJobData, DiffJobResult> {
   const worker = new Worker<DiffJobData, DiffJobResult>(
     DIFF_QUEUE,
     async (job: Job<DiffJobData>, token?: string) => {
@@ -43,12 +46,14 @@ export function createDiffWorker(ctx: ServiceContext, opts: { concurrency?: numb
       prefix: ctx.config.QUEUE_PREFIX,
       // Diffs of different datasets are independent; the dataset row lock orders those of one dataset.
       concurrency: opts.concurrency ?? 2,
-      ...WORKER_SETTINGS.diff,
+      ...workerSettings('diff', ctx.config.JOB_LOCK_SECONDS),
     },
   );
   const log = ctx.log.child({ service: 'differ', queue: DIFF_QUEUE });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'diff job failed'));
+  worker.on('failed', (job, err) =>
+    log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'diff job failed'),
+  );
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'diff job stalled; it will be retried'));
   return worker;
 }

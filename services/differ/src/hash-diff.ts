@@ -38,7 +38,10 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
     const { runId, dataset } = job;
     await c.query('INSERT INTO datasets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [dataset]);
     const ds = (
-      await c.query<{ last_run_id: number | null }>('SELECT last_run_id FROM datasets WHERE name = $1 FOR UPDATE', [dataset])
+      await c.query<{ last_run_id: number | null }>(
+        'SELECT last_run_id FROM datasets WHERE name = $1 FOR UPDATE',
+        [dataset],
+      )
     ).rows[0]!;
     const rd = (
       await c.query<{
@@ -53,13 +56,16 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       )
     ).rows[0];
     if (!rd) throw new DiffInputError(`run ${runId} has no manifest for dataset ${dataset}`);
-    if (rd.status === 'diffed') return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
-    if (rd.status !== 'manifested') throw new DiffInputError(`run ${runId} dataset ${dataset} is ${rd.status}, not manifested`);
+    if (rd.status === 'diffed')
+      return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
+    if (rd.status !== 'manifested')
+      throw new DiffInputError(`run ${runId} dataset ${dataset} is ${rd.status}, not manifested`);
     const older = await c.query(
       `SELECT run_id FROM run_datasets WHERE dataset = $1 AND run_id < $2 AND status = 'manifested' LIMIT 1`,
       [dataset, runId],
     );
-    if (older.rowCount) throw new DiffOrderError(`run ${older.rows[0].run_id} has an undiffed manifest of ${dataset}`);
+    if (older.rowCount)
+      throw new DiffOrderError(`run ${older.rows[0].run_id} has an undiffed manifest of ${dataset}`);
     if (ds.last_run_id !== null && ds.last_run_id > runId) {
       await c.query(
         `UPDATE run_datasets SET status = 'diffed', error = $3, updated_at = now() WHERE run_id = $1 AND dataset = $2`,
@@ -110,10 +116,10 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       [runId, dataset, lm],
     );
     const total = (
-      await c.query<{ n: number }>('SELECT count(*)::int AS n FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [
-        runId,
-        dataset,
-      ])
+      await c.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM manifest_entries WHERE run_id = $1 AND dataset = $2',
+        [runId, dataset],
+      )
     ).rows[0]!.n;
     const unchanged = total - count('added') - count('modified');
 
@@ -126,13 +132,23 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
        WHERE run_id = $1 AND dataset = $2`,
       [runId, dataset, total, ms],
     );
-    await c.query('UPDATE sync_runs SET files_unchanged = files_unchanged + $2 WHERE id = $1', [runId, unchanged]);
+    await c.query('UPDATE sync_runs SET files_unchanged = files_unchanged + $2 WHERE id = $1', [
+      runId,
+      unchanged,
+    ]);
     await c.query(
       `UPDATE datasets SET last_modified = COALESCE($2, last_modified), etag = COALESCE($3, etag),
          archive_bytes = COALESCE($4, archive_bytes), file_count = $5, last_run_id = $6, listed = $7, updated_at = now()
        WHERE name = $1`,
       [dataset, lm, rd.etag, rd.archive_bytes, total, runId, !rd.vanished],
     );
-    return { added: count('added'), modified: count('modified'), removed: count('removed'), unchanged, applied: true, ms };
+    return {
+      added: count('added'),
+      modified: count('modified'),
+      removed: count('removed'),
+      unchanged,
+      applied: true,
+      ms,
+    };
   });
 }

@@ -8,7 +8,12 @@ const BATCH = 1000;
  * Postgres: a diff that died between its commit and this point, or a Redis that lost its data,
  * gets every job back. Deterministic job ids make a second enqueue of the same job a no-op.
  */
-export async function enqueuePendingParses(pool: pg.Pool, queues: Queues, runId: number, dataset?: string): Promise<number> {
+export async function enqueuePendingParses(
+  pool: pg.Pool,
+  queues: Queues,
+  runId: number,
+  dataset?: string,
+): Promise<number> {
   const rows = await pool.query<{
     id: number;
     dataset: string;

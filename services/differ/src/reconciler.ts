@@ -18,7 +18,10 @@ export interface ReconcileReport {
  * that failed for good without reaching their handler (stalled too often), and fails runs whose
  * sync phase was interrupted (the next sync redoes their datasets: lastModified did not advance).
  */
-export async function reconcile(ctx: ServiceContext, opts: { activeSyncRunIds?: Set<number> } = {}): Promise<ReconcileReport> {
+export async function reconcile(
+  ctx: ServiceContext,
+  opts: { activeSyncRunIds?: Set<number> } = {},
+): Promise<ReconcileReport> {
   const { pool } = ctx.database;
   const log = ctx.log.child({ service: 'reconciler' });
   const report: ReconcileReport = {
@@ -38,7 +41,9 @@ export async function reconcile(ctx: ServiceContext, opts: { activeSyncRunIds?: 
     const id = (j?.data as { runId?: number } | undefined)?.runId;
     if (typeof id === 'number') syncing.add(id);
   }
-  const hasUnstartedSync = syncJobs.some((j) => j && typeof (j.data as { runId?: number }).runId !== 'number');
+  const hasUnstartedSync = syncJobs.some(
+    (j) => j && typeof (j.data as { runId?: number }).runId !== 'number',
+  );
 
   for (const run of runs.rows) {
     report.runsChecked++;
@@ -61,7 +66,11 @@ export async function reconcile(ctx: ServiceContext, opts: { activeSyncRunIds?: 
       const jobId = diffJobId(run.id, rd.dataset);
       const job = await ctx.queues.diff.getJob(jobId);
       if (!job) {
-        await ctx.queues.diff.add('diff', { runId: run.id, dataset: rd.dataset, vanished: rd.vanished }, { jobId });
+        await ctx.queues.diff.add(
+          'diff',
+          { runId: run.id, dataset: rd.dataset, vanished: rd.vanished },
+          { jobId },
+        );
         report.diffsRequeued++;
       } else if (await job.isFailed()) {
         await pool.query(
@@ -76,7 +85,10 @@ export async function reconcile(ctx: ServiceContext, opts: { activeSyncRunIds?: 
     );
     let missing = 0;
     const states = await Promise.all(
-      pending.rows.map(async (r) => ({ r, job: await ctx.queues.parse.getJob(parseJobId(run.id, r.dataset, r.path)) })),
+      pending.rows.map(async (r) => ({
+        r,
+        job: await ctx.queues.parse.getJob(parseJobId(run.id, r.dataset, r.path)),
+      })),
     );
     for (const { r, job } of states) {
       if (!job) {
@@ -94,7 +106,13 @@ export async function reconcile(ctx: ServiceContext, opts: { activeSyncRunIds?: 
     if (missing > 0) report.parsesRequeued += await enqueuePendingParses(pool, ctx.queues, run.id);
     if (await maybeCompleteRun(pool, run.id, ctx.config.PARSE_FAILURE_THRESHOLD)) report.runsCompleted++;
   }
-  if (report.diffsRequeued || report.parsesRequeued || report.parsesFailed || report.runsInterrupted || report.runsCompleted) {
+  if (
+    report.diffsRequeued ||
+    report.parsesRequeued ||
+    report.parsesFailed ||
+    report.runsInterrupted ||
+    report.runsCompleted
+  ) {
     log.info(report, 'reconciled runs with the queues');
   }
   return report;

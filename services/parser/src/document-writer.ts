@@ -25,12 +25,34 @@ export function diffSections(oldSections: StoredSection[], next: ExtractedSectio
   for (const s of next) {
     const o = before.get(s.key);
     before.delete(s.key);
-    if (!o) out.push({ key: s.key, change: 'added', number: s.number, headingPath: s.headingPath, oldText: null, newText: s.text });
+    if (!o)
+      out.push({
+        key: s.key,
+        change: 'added',
+        number: s.number,
+        headingPath: s.headingPath,
+        oldText: null,
+        newText: s.text,
+      });
     else if (o.text_hash !== s.textHash)
-      out.push({ key: s.key, change: 'modified', number: s.number, headingPath: s.headingPath, oldText: o.text, newText: s.text });
+      out.push({
+        key: s.key,
+        change: 'modified',
+        number: s.number,
+        headingPath: s.headingPath,
+        oldText: o.text,
+        newText: s.text,
+      });
   }
   for (const o of before.values()) {
-    out.push({ key: o.section_key, change: 'removed', number: o.number, headingPath: o.heading_path, oldText: o.text, newText: null });
+    out.push({
+      key: o.section_key,
+      change: 'removed',
+      number: o.number,
+      headingPath: o.heading_path,
+      oldText: o.text,
+      newText: null,
+    });
   }
   return out;
 }

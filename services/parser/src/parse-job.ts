@@ -2,7 +2,13 @@ import type pg from 'pg';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { maybeCompleteRun, withTransaction } from '@lovsync/shared/db';
 import type { ParseJobData } from '@lovsync/shared/queues';
-import { diffSections, insertSectionChanges, replaceDocumentContent, upsertDocument, type SectionChange } from './document-writer.ts';
+import {
+  diffSections,
+  insertSectionChanges,
+  replaceDocumentContent,
+  upsertDocument,
+  type SectionChange,
+} from './document-writer.ts';
 import { extractDocument, type ExtractedDocument } from './extract/index.ts';
 
 export type ParseOutcome =
@@ -22,11 +28,18 @@ interface DocumentState {
 }
 
 async function lockPendingChange(c: pg.PoolClient, id: number): Promise<boolean> {
-  const r = await c.query<{ parse_status: string }>('SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE', [id]);
+  const r = await c.query<{ parse_status: string }>(
+    'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE',
+    [id],
+  );
   return r.rows[0]?.parse_status === 'pending';
 }
 
-async function markSucceeded(c: Pick<pg.PoolClient, 'query'>, id: number, note: string | null = null): Promise<void> {
+async function markSucceeded(
+  c: Pick<pg.PoolClient, 'query'>,
+  id: number,
+  note: string | null = null,
+): Promise<void> {
   await c.query(
     `UPDATE file_changes SET parse_status = 'succeeded', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,
     [id, note],
@@ -59,7 +72,11 @@ async function lockDocument(c: pg.PoolClient, documentId: string): Promise<Docum
  * newer one. A document tombstoned earlier in the same run (its file moved to another archive) is
  * revived and compared with the version before the tombstone, so a rename leaves no trace.
  */
-async function applyParsed(ctx: ServiceContext, data: ParseJobData, doc: ExtractedDocument): Promise<ParseOutcome> {
+async function applyParsed(
+  ctx: ServiceContext,
+  data: ParseJobData,
+  doc: ExtractedDocument,
+): Promise<ParseOutcome> {
   return withTransaction(ctx.database.pool, async (c) => {
     if (!(await lockPendingChange(c, data.fileChangeId))) return { outcome: 'already-done' };
     const prev = await lockDocument(c, doc.documentId);
@@ -74,10 +91,10 @@ async function applyParsed(ctx: ServiceContext, data: ParseJobData, doc: Extract
         [data.runId, doc.documentId],
       );
       if (undo.rowCount) {
-        await c.query(`DELETE FROM section_changes WHERE run_id = $1 AND document_id = $2 AND change = 'removed'`, [
-          data.runId,
-          doc.documentId,
-        ]);
+        await c.query(
+          `DELETE FROM section_changes WHERE run_id = $1 AND document_id = $2 AND change = 'removed'`,
+          [data.runId, doc.documentId],
+        );
         revived = true;
       }
     }
@@ -95,7 +112,12 @@ async function applyParsed(ctx: ServiceContext, data: ParseJobData, doc: Extract
       (prev.last_changed_by !== doc.lastChangedBy ||
         prev.last_change_in_force !== doc.lastChangeInForce ||
         prev.title !== doc.title);
-    await upsertDocument(c, doc, { dataset: data.dataset, path: data.path, sourceHash: data.newHash!, runId: data.runId });
+    await upsertDocument(c, doc, {
+      dataset: data.dataset,
+      path: data.path,
+      sourceHash: data.newHash!,
+      runId: data.runId,
+    });
     await replaceDocumentContent(c, doc);
     await c.query(
       `INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2) ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id`,
@@ -107,7 +129,8 @@ async function applyParsed(ctx: ServiceContext, data: ParseJobData, doc: Extract
     if (change === 'modified') await insertSectionChanges(c, data.runId, doc.documentId, changes);
     if (change) {
       const amendment =
-        !!prev && (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
+        !!prev &&
+        (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
       const n = (k: SectionChange['change']) => changes.filter((x) => x.change === k).length;
       await c.query(
         `INSERT INTO document_changes (run_id, document_id, change, kind, dataset, path, sections_added, sections_modified, sections_removed)
@@ -129,7 +152,12 @@ async function applyParsed(ctx: ServiceContext, data: ParseJobData, doc: Extract
       );
     }
     await markSucceeded(c, data.fileChangeId);
-    return { outcome: 'parsed', documentId: doc.documentId, change, sectionChanges: change === 'modified' ? changes.length : 0 };
+    return {
+      outcome: 'parsed',
+      documentId: doc.documentId,
+      change,
+      sectionChanges: change === 'modified' ? changes.length : 0,
+    };
   });
 }
 
@@ -141,9 +169,10 @@ async function applyParsed(ctx: ServiceContext, data: ParseJobData, doc: Extract
 async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<ParseOutcome> {
   return withTransaction(ctx.database.pool, async (c) => {
     if (!(await lockPendingChange(c, data.fileChangeId))) return { outcome: 'already-done' };
-    const mapped = await c.query<{ document_id: string }>('SELECT document_id FROM blob_documents WHERE hash = $1', [
-      data.oldHash,
-    ]);
+    const mapped = await c.query<{ document_id: string }>(
+      'SELECT document_id FROM blob_documents WHERE hash = $1',
+      [data.oldHash],
+    );
     const documentId = mapped.rows[0]?.document_id;
     if (!documentId) {
       await markSucceeded(c, data.fileChangeId, 'no parsed document for this file');
@@ -174,7 +203,9 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
        ON CONFLICT (run_id, document_id, section_key) DO UPDATE SET change = 'removed', old_text = EXCLUDED.old_text, new_text = NULL`,
       [data.runId, documentId],
     );
-    const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sections WHERE document_id = $1', [documentId]);
+    const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sections WHERE document_id = $1', [
+      documentId,
+    ]);
     await c.query(
       `INSERT INTO document_changes (run_id, document_id, change, kind, dataset, path, sections_removed)
        VALUES ($1, $2, 'removed', NULL, $3, $4, $5)
@@ -184,10 +215,10 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
     );
     await c.query('DELETE FROM chunks WHERE document_id = $1', [documentId]);
     await c.query('DELETE FROM cross_references WHERE document_id = $1', [documentId]);
-    await c.query(`UPDATE documents SET status = 'removed', last_run_id = $2, updated_at = now() WHERE document_id = $1`, [
-      documentId,
-      data.runId,
-    ]);
+    await c.query(
+      `UPDATE documents SET status = 'removed', last_run_id = $2, updated_at = now() WHERE document_id = $1`,
+      [documentId, data.runId],
+    );
     await markSucceeded(c, data.fileChangeId);
     return { outcome: 'removed', documentId };
   });
@@ -196,9 +227,10 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
 /** Handles one parse job end to end; MalformedDocumentError propagates to the worker (recorded, not retried). */
 export async function processParseJob(ctx: ServiceContext, data: ParseJobData): Promise<ParseOutcome> {
   const { pool } = ctx.database;
-  const status = await pool.query<{ parse_status: string }>('SELECT parse_status FROM file_changes WHERE id = $1', [
-    data.fileChangeId,
-  ]);
+  const status = await pool.query<{ parse_status: string }>(
+    'SELECT parse_status FROM file_changes WHERE id = $1',
+    [data.fileChangeId],
+  );
   if (status.rows[0]?.parse_status !== 'pending') return { outcome: 'already-done' };
   let result: ParseOutcome;
   if (data.change === 'removed') {

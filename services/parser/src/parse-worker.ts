@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { maybeCompleteRun } from '@lovsync/shared/db';
-import { PARSE_QUEUE, WORKER_SETTINGS, parseJobSchema, type ParseJobData } from '@lovsync/shared/queues';
+import { PARSE_QUEUE, workerSettings, parseJobSchema, type ParseJobData } from '@lovsync/shared/queues';
 import { MalformedDocumentError } from './extract/index.ts';
 import { markFailed, processParseJob, type ParseOutcome } from './parse-job.ts';
 
@@ -32,14 +32,19 @@ export function createParseWorker(
         return result;
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        const final = err instanceof MalformedDocumentError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const final =
+          err instanceof MalformedDocumentError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (final) {
-          log.warn({ jobId: job.id, runId: data.runId, path: data.path, err: message }, 'parse failed for good');
+          log.warn(
+            { jobId: job.id, runId: data.runId, path: data.path, err: message },
+            'parse failed for good',
+          );
           await markFailed(ctx.database.pool, data.fileChangeId, message);
           await maybeCompleteRun(ctx.database.pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
           opts.hooks?.onDuration?.((performance.now() - started) / 1000, 'failed');
         }
-        if (err instanceof MalformedDocumentError) throw new UnrecoverableError(`malformed document: ${message}`);
+        if (err instanceof MalformedDocumentError)
+          throw new UnrecoverableError(`malformed document: ${message}`);
         throw err;
       }
     },
@@ -48,7 +53,7 @@ export function createParseWorker(
       prefix: ctx.config.QUEUE_PREFIX,
       concurrency: opts.concurrency ?? ctx.config.PARSER_CONCURRENCY,
       autorun: opts.autorun ?? true,
-      ...WORKER_SETTINGS.parse,
+      ...workerSettings('parse', ctx.config.JOB_LOCK_SECONDS),
     },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));

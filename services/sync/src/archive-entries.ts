@@ -50,6 +50,7 @@ export interface ReadArchiveResult {
 export function unsafePathReason(name: string): string | null {
   if (name.length === 0) return 'empty name';
   if (name.length > 1024) return 'name longer than 1024 characters';
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'control character in name';
   if (name.startsWith('/')) return 'absolute path';
   if (/^[A-Za-z]:/.test(name) || name.includes('\\')) return 'Windows-style path';
@@ -91,7 +92,9 @@ async function sniff(file: string): Promise<'tar.bz2' | 'zip'> {
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
     if (bytesRead >= 3 && buffer.subarray(0, 3).toString('latin1') === 'BZh') return 'tar.bz2';
     if (bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50) return 'zip';
-    throw new ArchiveError(`not a bzip2 or zip archive (magic bytes ${buffer.subarray(0, bytesRead).toString('hex')})`);
+    throw new ArchiveError(
+      `not a bzip2 or zip archive (magic bytes ${buffer.subarray(0, bytesRead).toString('hex')})`,
+    );
   } finally {
     await fh.close();
   }
@@ -110,27 +113,40 @@ class Budget {
   entry(path: string, declaredSize: number): void {
     this.entries++;
     if (this.entries > this.limits.maxEntries) {
-      throw new ArchiveError(`archive has more than ${this.limits.maxEntries} entries (limit MAX_ARCHIVE_ENTRIES)`);
+      throw new ArchiveError(
+        `archive has more than ${this.limits.maxEntries} entries (limit MAX_ARCHIVE_ENTRIES)`,
+      );
     }
     this.size(path, declaredSize, 0);
   }
   size(path: string, entryBytes: number, added: number): void {
     if (entryBytes > this.limits.maxEntryBytes) {
-      throw new ArchiveError(`entry ${path} is larger than ${this.limits.maxEntryBytes} bytes (limit MAX_ENTRY_BYTES)`);
+      throw new ArchiveError(
+        `entry ${path} is larger than ${this.limits.maxEntryBytes} bytes (limit MAX_ENTRY_BYTES)`,
+      );
     }
     this.bytes += added;
     if (this.bytes > this.limits.maxTotalBytes) {
-      throw new ArchiveError(`archive expands to more than ${this.limits.maxTotalBytes} bytes (limit MAX_ARCHIVE_BYTES)`);
+      throw new ArchiveError(
+        `archive expands to more than ${this.limits.maxTotalBytes} bytes (limit MAX_ARCHIVE_BYTES)`,
+      );
     }
   }
 }
 
-function spawnDecoder(decoder: Bzip2Decoder): { stream: Readable; stdin: NodeJS.WritableStream; done: Promise<void>; child?: ChildProcess } {
+function spawnDecoder(decoder: Bzip2Decoder): {
+  stream: Readable;
+  stdin: NodeJS.WritableStream;
+  done: Promise<void>;
+  child?: ChildProcess;
+} {
   if (decoder === 'js') {
     const s = unbzip2();
     const done = new Promise<void>((resolve, reject) => {
       s.on('end', resolve);
-      s.on('error', (err: Error) => reject(new ArchiveError(`bzip2 data is corrupt or truncated: ${err.message}`)));
+      s.on('error', (err: Error) =>
+        reject(new ArchiveError(`bzip2 data is corrupt or truncated: ${err.message}`)),
+      );
     });
     return { stream: s, stdin: s, done };
   }
@@ -147,7 +163,12 @@ function spawnDecoder(decoder: Bzip2Decoder): { stream: Readable; stdin: NodeJS.
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
       else if (signal) reject(new ArchiveError(`${decoder} was stopped (${signal})`));
-      else reject(new ArchiveError(`bzip2 data is corrupt or truncated (${decoder} exited ${code}: ${stderr.trim().split('\n').pop() ?? ''})`));
+      else
+        reject(
+          new ArchiveError(
+            `bzip2 data is corrupt or truncated (${decoder} exited ${code}: ${stderr.trim().split('\n').pop() ?? ''})`,
+          ),
+        );
     });
   });
   return { stream: child.stdout!, stdin: child.stdin!, done, child };
@@ -184,7 +205,9 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
       };
       if (type === 'directory') return skip();
       if (type !== 'file' && type !== 'contiguous-file') {
-        return reject_(`${type} entries are not allowed (only regular files)${header.linkname ? ` -> ${header.linkname}` : ''}`);
+        return reject_(
+          `${type} entries are not allowed (only regular files)${header.linkname ? ` -> ${header.linkname}` : ''}`,
+        );
       }
       const unsafe = unsafePathReason(name);
       if (unsafe) return reject_(unsafe);
@@ -218,7 +241,11 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
     });
     extract.on('finish', resolve);
     extract.on('error', (err) =>
-      reject(err instanceof ArchiveError ? err : new ArchiveError(`tar data is corrupt or truncated: ${err.message}`)),
+      reject(
+        err instanceof ArchiveError
+          ? err
+          : new ArchiveError(`tar data is corrupt or truncated: ${err.message}`),
+      ),
     );
   });
 
@@ -238,7 +265,13 @@ async function readZip(file: string, opts: ReadArchiveOptions): Promise<ReadArch
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(
       file,
-      { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, strictFileNames: false, autoClose: true },
+      {
+        lazyEntries: true,
+        decodeStrings: false,
+        validateEntrySizes: true,
+        strictFileNames: false,
+        autoClose: true,
+      },
       (err, z) => (err ? reject(new ArchiveError(`zip archive is corrupt: ${err.message}`)) : resolve(z!)),
     ),
   );
@@ -248,7 +281,11 @@ async function readZip(file: string, opts: ReadArchiveOptions): Promise<ReadArch
       if (settled) return;
       settled = true;
       zip.close();
-      reject(err instanceof ArchiveError ? err : new ArchiveError(`zip archive is corrupt or truncated: ${err.message}`));
+      reject(
+        err instanceof ArchiveError
+          ? err
+          : new ArchiveError(`zip archive is corrupt or truncated: ${err.message}`),
+      );
     };
     zip.on('error', fail);
     zip.on('end', () => {
@@ -259,11 +296,16 @@ async function readZip(file: string, opts: ReadArchiveOptions): Promise<ReadArch
     });
     zip.on('entry', (entry: yauzl.Entry) => {
       const raw = entry.fileName as unknown as Buffer;
-      const name = (entry.generalPurposeBitFlag & 0x800) !== 0 ? raw.toString('utf8') : raw.toString('latin1');
+      const name =
+        (entry.generalPurposeBitFlag & 0x800) !== 0 ? raw.toString('utf8') : raw.toString('latin1');
       const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
       if (name.endsWith('/')) return zip.readEntry();
       if (mode !== 0 && mode !== 0o100000) {
-        refused.push({ path: name, reason: mode === 0o120000 ? 'symlink entries are not allowed' : 'special file entries are not allowed' });
+        refused.push({
+          path: name,
+          reason:
+            mode === 0o120000 ? 'symlink entries are not allowed' : 'special file entries are not allowed',
+        });
         return zip.readEntry();
       }
       const unsafe = unsafePathReason(name);

@@ -21,7 +21,15 @@ export interface DownloadOptions {
 
 export type DownloadResult =
   | { status: 'not-modified' }
-  | { status: 'downloaded'; path: string; bytes: number; received: number; resumedFrom: number; etag: string | null; lastModified: Date | null };
+  | {
+      status: 'downloaded';
+      path: string;
+      bytes: number;
+      received: number;
+      resumedFrom: number;
+      etag: string | null;
+      lastModified: Date | null;
+    };
 
 const ARCHIVE_MAGIC = [Buffer.from('BZh'), Buffer.from([0x50, 0x4b, 0x03, 0x04])];
 
@@ -52,7 +60,9 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
   const resume = offset > 0 && meta?.etag && meta.url === opts.url;
   if (!resume) offset = 0;
 
-  const headers: Record<string, string> = { accept: 'application/x-bzip2, application/zip, application/octet-stream' };
+  const headers: Record<string, string> = {
+    accept: 'application/x-bzip2, application/zip, application/octet-stream',
+  };
   if (resume) {
     headers.range = `bytes=${offset}-`;
     headers['if-range'] = meta!.etag!;
@@ -79,13 +89,18 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
   }
   if (status === 429 || status >= 500) {
     await res.body.dump();
-    throw new TransientHttpError(`GET ${opts.url} answered ${status}`, parseRetryAfter(res.headers['retry-after'] as string));
+    throw new TransientHttpError(
+      `GET ${opts.url} answered ${status}`,
+      parseRetryAfter(res.headers['retry-after'] as string),
+    );
   }
   if (status === 416 && resume) {
     await res.body.dump();
     await rm(part, { force: true });
     await rm(metaFile, { force: true });
-    throw new TransientHttpError(`GET ${opts.url}: stored partial download is not satisfiable, starting over`);
+    throw new TransientHttpError(
+      `GET ${opts.url}: stored partial download is not satisfiable, starting over`,
+    );
   }
   if (status !== 200 && status !== 206) {
     await res.body.dump();
@@ -138,7 +153,9 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
       await rm(metaFile, { force: true });
       throw err;
     }
-    throw new TransientHttpError(`GET ${opts.url}: body interrupted after ${offset + received} bytes: ${(err as Error).message}`);
+    throw new TransientHttpError(
+      `GET ${opts.url}: body interrupted after ${offset + received} bytes: ${(err as Error).message}`,
+    );
   }
 
   const size = offset + received;
@@ -146,7 +163,9 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
     throw new TransientHttpError(`GET ${opts.url}: received ${received} of ${bodyLength} bytes`);
   }
   if (bodyLength === null && opts.expectedSize != null && size !== opts.expectedSize) {
-    throw new TransientHttpError(`GET ${opts.url}: received ${size} bytes, the list says ${opts.expectedSize}`);
+    throw new TransientHttpError(
+      `GET ${opts.url}: received ${size} bytes, the list says ${opts.expectedSize}`,
+    );
   }
   if (appending) await assertArchiveMagic(part, opts.url);
   await rename(part, opts.dest);

@@ -16,7 +16,12 @@ export function extractPath(extractDir: string, dataset: string, path: string): 
 }
 
 /** Writes a file atomically: a reader sees the old or the new content, never a torn one. */
-export async function writeMirroredFile(extractDir: string, dataset: string, path: string, content: Buffer): Promise<void> {
+export async function writeMirroredFile(
+  extractDir: string,
+  dataset: string,
+  path: string,
+  content: Buffer,
+): Promise<void> {
   const target = extractPath(extractDir, dataset, path);
   await mkdir(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`);

@@ -87,7 +87,8 @@ export function parseListBody(body: string): ListResult {
     }
     seen.add(filename);
     const size = parsed.data.sizeBytes;
-    const sizeBytes = size === undefined || size === null || !/^\d+$/.test(String(size).trim()) ? null : Number(size);
+    const sizeBytes =
+      size === undefined || size === null || !/^\d+$/.test(String(size).trim()) ? null : Number(size);
     result.datasets.push({
       filename,
       lastModified: parseLastModified(parsed.data.lastModified),
@@ -123,7 +124,9 @@ export async function fetchDatasetList(apiUrl: string, timeoutMs: number): Promi
   if (res.statusCode !== 200) throw new UpstreamProtocolError(`GET ${url} answered ${res.statusCode}`);
   const type = String(res.headers['content-type'] ?? '');
   if (/html/i.test(type) || /^\s*</.test(body)) {
-    throw new UpstreamProtocolError(`GET ${url} returned an HTML page (content-type ${type || 'none'}), not the dataset list`);
+    throw new UpstreamProtocolError(
+      `GET ${url} returned an HTML page (content-type ${type || 'none'}), not the dataset list`,
+    );
   }
   return parseListBody(body);
 }
@@ -134,7 +137,12 @@ export async function fetchDatasetList(apiUrl: string, timeoutMs: number): Promi
  */
 export async function withRetries<T>(
   fn: (attempt: number) => Promise<T>,
-  opts: { attempts: number; baseDelayMs: number; maxDelayMs?: number; onRetry?: (err: Error, delayMs: number) => void },
+  opts: {
+    attempts: number;
+    baseDelayMs: number;
+    maxDelayMs?: number;
+    onRetry?: (err: Error, delayMs: number) => void;
+  },
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {

@@ -38,7 +38,8 @@ export async function importLovligState(ctx: ServiceContext, file: string): Prom
     throw new Error(`cannot read lovlig state ${file}: ${(err as Error).message}`);
   }
   const parsed = stateSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`not a lovlig state file (${file}): ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new Error(`not a lovlig state file (${file}): ${parsed.error.issues[0]?.message}`);
   let files = 0;
   await withTransaction(ctx.database.pool, async (c) => {
     for (const [key, ds] of Object.entries(parsed.data.raw_datasets)) {
@@ -47,7 +48,8 @@ export async function importLovligState(ctx: ServiceContext, file: string): Prom
       const rows: { path: string; hash: string; size: number; status: string }[] = [];
       for (const [fkey, f] of Object.entries(ds.files)) {
         const hash = (f.xxhash ?? f.hash ?? '').toLowerCase();
-        if (!/^[0-9a-f]{32}$/.test(hash)) throw new Error(`${name}/${fkey}: no XXH3-128 hash in the state file`);
+        if (!/^[0-9a-f]{32}$/.test(hash))
+          throw new Error(`${name}/${fkey}: no XXH3-128 hash in the state file`);
         // lovlig keys files by "<dataset-dir>/<path inside archive>".
         let path = f.path ?? fkey;
         if (path.startsWith(`${dirName}/`)) path = path.slice(dirName.length + 1);
@@ -63,7 +65,14 @@ export async function importLovligState(ctx: ServiceContext, file: string): Prom
         `INSERT INTO files (dataset, path, hash, size, status, last_changed)
          SELECT $1, p, h, s, st, $6 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(p, h, s, st)
          ON CONFLICT (dataset, path) DO UPDATE SET hash = EXCLUDED.hash, size = EXCLUDED.size, status = EXCLUDED.status`,
-        [name, rows.map((r) => r.path), rows.map((r) => r.hash), rows.map((r) => r.size), rows.map((r) => r.status), ds.last_modified ?? null],
+        [
+          name,
+          rows.map((r) => r.path),
+          rows.map((r) => r.hash),
+          rows.map((r) => r.size),
+          rows.map((r) => r.status),
+          ds.last_modified ?? null,
+        ],
       );
       files += rows.length;
     }

@@ -62,9 +62,10 @@ export class ManifestWriter {
     const candidates = new Map<string, Buffer>();
     for (const e of batch) if (this.current.get(e.path) !== e.hash) candidates.set(e.hash, e.content);
     if (candidates.size) {
-      const have = await this.client.query<{ hash: string }>('SELECT hash FROM blobs WHERE hash = ANY($1::text[])', [
-        [...candidates.keys()],
-      ]);
+      const have = await this.client.query<{ hash: string }>(
+        'SELECT hash FROM blobs WHERE hash = ANY($1::text[])',
+        [[...candidates.keys()]],
+      );
       for (const r of have.rows) candidates.delete(r.hash);
     }
     if (candidates.size) {
@@ -82,7 +83,13 @@ export class ManifestWriter {
     await this.client.query(
       `INSERT INTO manifest_entries (run_id, dataset, path, hash, size)
        SELECT $1, $2, p, h, s FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t(p, h, s)`,
-      [this.runId, this.dataset, batch.map((e) => e.path), batch.map((e) => e.hash), batch.map((e) => e.size)],
+      [
+        this.runId,
+        this.dataset,
+        batch.map((e) => e.path),
+        batch.map((e) => e.hash),
+        batch.map((e) => e.size),
+      ],
     );
     this.rows += batch.length;
   }

@@ -85,7 +85,10 @@ export async function syncDataset(
 
     const hasher = await createContentHasher();
     const result = await withTransaction(database.pool, async (client) => {
-      await client.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [p.runId, dataset]);
+      await client.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [
+        p.runId,
+        dataset,
+      ]);
       const current = new Map<string, string>();
       const cur = await client.query<{ path: string; hash: string }>(
         `SELECT path, hash FROM files WHERE dataset = $1 AND status <> 'removed'`,
@@ -144,7 +147,13 @@ export async function syncDataset(
       { runId: p.runId, dataset, vanished: false },
       { jobId: diffJobId(p.runId, dataset) },
     );
-    return { dataset, outcome: 'manifested', files: result.files, bytesDownloaded: result.received, timings: result.timings };
+    return {
+      dataset,
+      outcome: 'manifested',
+      files: result.files,
+      bytesDownloaded: result.received,
+      timings: result.timings,
+    };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const refused = (err as { refused?: RefusedEntry[] }).refused ?? [];

@@ -36,12 +36,20 @@ export function matchesFilter(name: string, filter: string | null): boolean {
  * datasets an empty-manifest diff, close the sync phase. The run id is kept in the job data so a
  * retried job continues the same run instead of starting another.
  */
-export async function runSync(ctx: ServiceContext, data: SyncJobData & { runId?: number }, job?: Job): Promise<SyncRunResult> {
+export async function runSync(
+  ctx: ServiceContext,
+  data: SyncJobData & { runId?: number },
+  job?: Job,
+): Promise<SyncRunResult> {
   const { config, database } = ctx;
   const filter = data.filter === undefined ? config.LOVDATA_DATASET_FILTER : data.filter;
   let runId = data.runId;
   if (runId === undefined) {
-    runId = await createRun(database.pool, { trigger: data.trigger, force: data.force, datasetFilter: filter });
+    runId = await createRun(database.pool, {
+      trigger: data.trigger,
+      force: data.force,
+      datasetFilter: filter,
+    });
     await job?.updateData({ ...data, runId });
   }
   const log = ctx.log.child({ runId, trigger: data.trigger });
@@ -50,12 +58,15 @@ export async function runSync(ctx: ServiceContext, data: SyncJobData & { runId?:
   let listed: DatasetListing[];
   let refusedListEntries: SyncRunResult['refusedListEntries'];
   try {
-    const list = await withRetries(() => fetchDatasetList(config.LOVDATA_API_URL, config.LOVDATA_API_TIMEOUT * 1000), {
-      attempts: 5,
-      baseDelayMs: 500,
-      maxDelayMs: 30_000,
-      onRetry: (err, delayMs) => log.warn({ err: err.message, delayMs }, 'dataset list failed, retrying'),
-    });
+    const list = await withRetries(
+      () => fetchDatasetList(config.LOVDATA_API_URL, config.LOVDATA_API_TIMEOUT * 1000),
+      {
+        attempts: 5,
+        baseDelayMs: 500,
+        maxDelayMs: 30_000,
+        onRetry: (err, delayMs) => log.warn({ err: err.message, delayMs }, 'dataset list failed, retrying'),
+      },
+    );
     refusedListEntries = list.refused;
     for (const r of list.refused) log.warn({ entry: r.entry }, r.reason);
     listed = list.datasets.filter((d) => matchesFilter(d.filename, filter));
@@ -83,7 +94,12 @@ export async function runSync(ctx: ServiceContext, data: SyncJobData & { runId?:
   const progress = new ProgressReporter(job);
   const results = await mapLimit(listed, config.LOVDATA_MAX_DOWNLOAD_CONCURRENCY, async (listing) => {
     const storedLm = storedByName.get(listing.filename);
-    if (!data.force && storedLm && listing.lastModified && storedLm.getTime() === listing.lastModified.getTime()) {
+    if (
+      !data.force &&
+      storedLm &&
+      listing.lastModified &&
+      storedLm.getTime() === listing.lastModified.getTime()
+    ) {
       await database.pool.query(
         `INSERT INTO run_datasets (run_id, dataset, status, last_modified) VALUES ($1, $2, 'unchanged', $3)
          ON CONFLICT (run_id, dataset) DO NOTHING`,
@@ -101,7 +117,11 @@ export async function runSync(ctx: ServiceContext, data: SyncJobData & { runId?:
        ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'manifested', vanished = true`,
       [runId, dataset],
     );
-    await ctx.queues.diff.add('diff', { runId, dataset, vanished: true }, { jobId: diffJobId(runId, dataset) });
+    await ctx.queues.diff.add(
+      'diff',
+      { runId, dataset, vanished: true },
+      { jobId: diffJobId(runId, dataset) },
+    );
     log.warn({ dataset }, 'dataset vanished from the list: all its files will be marked removed');
   }
 

@@ -61,7 +61,9 @@ export function attachWorkerLogging(worker: Worker, ctx: ServiceContext, queue: 
   worker.on('failed', (job, err) =>
     log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
   );
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker died or blocked); it will be retried'));
+  worker.on('stalled', (jobId) =>
+    log.warn({ jobId }, 'job stalled (its worker died or blocked); it will be retried'),
+  );
 }
 
 /** Upserts the cron job scheduler (stable id: one schedule however many replicas start). */
@@ -92,9 +94,14 @@ export function startPoller(ctx: ServiceContext): { stop(): void; check(): Promi
     const byName = new Map(stored.rows.map((r) => [r.name, r.last_modified?.getTime() ?? null]));
     const listed = list.datasets.filter((d) => matchesFilter(d.filename, filter));
     const moved = listed.filter((d) => byName.get(d.filename) !== (d.lastModified?.getTime() ?? null));
-    const vanished = stored.rows.filter((r) => matchesFilter(r.name, filter) && !listed.some((d) => d.filename === r.name));
+    const vanished = stored.rows.filter(
+      (r) => matchesFilter(r.name, filter) && !listed.some((d) => d.filename === r.name),
+    );
     if (moved.length === 0 && vanished.length === 0) return false;
-    log.info({ moved: moved.map((d) => d.filename), vanished: vanished.map((r) => r.name) }, 'datasets moved; requesting a sync');
+    log.info(
+      { moved: moved.map((d) => d.filename), vanished: vanished.map((r) => r.name) },
+      'datasets moved; requesting a sync',
+    );
     await requestSync(ctx.queues, { trigger: 'poll' });
     return true;
   };

@@ -44,7 +44,11 @@ export function apiRouter(deps: { pool: pg.Pool; queues: Queues; log: Logger }):
     const body = parseInput(triggerSyncBody, req.body ?? {}, 'body');
     let job;
     try {
-      job = await withTimeout(requestSync(queues, { trigger: 'api', force: body.force }), ENQUEUE_TIMEOUT_MS, 'redis');
+      job = await withTimeout(
+        requestSync(queues, { trigger: 'api', force: body.force }),
+        ENQUEUE_TIMEOUT_MS,
+        'redis',
+      );
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not enqueue a sync');
       throw new HttpError(503, 'the queue is unavailable (Redis); try again later');
@@ -80,7 +84,8 @@ export function apiRouter(deps: { pool: pg.Pool; queues: Queues; log: Logger }):
     const id = parseInput(documentIdSchema, documentId, 'document id');
     const q = parseInput(sectionsQuery, req.query, 'query');
     const page = await listSections(pool, { documentId: id, limit: q.limit, offset: q.offset });
-    if (page.total === 0 && !(await getDocument(pool, id))) throw new HttpError(404, `document ${id} not found`);
+    if (page.total === 0 && !(await getDocument(pool, id)))
+      throw new HttpError(404, `document ${id} not found`);
     res.json({ documentId: id, ...page });
   };
   router.get('/documents/:documentId', (req, res) => sendDocument(req.params.documentId, res));

@@ -30,7 +30,9 @@ export function basicAuth(user: string, password: string, realm = 'lovsync'): Re
 }
 
 /** `Basic base64(user:password)` -> its parts; undefined for anything else. */
-export function parseBasicAuthorization(header: string | undefined): { user: string; password: string } | undefined {
+export function parseBasicAuthorization(
+  header: string | undefined,
+): { user: string; password: string } | undefined {
   const match = header ? /^Basic\s+([A-Za-z0-9+/=._~-]+)\s*$/i.exec(header) : null;
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');

@@ -20,7 +20,11 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   if (result.success) return result.data;
   const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
   const first = details[0];
-  throw new HttpError(400, `invalid ${what}${first ? `: ${first.path ? `${first.path} ` : ''}${first.message}` : ''}`, details);
+  throw new HttpError(
+    400,
+    `invalid ${what}${first ? `: ${first.path ? `${first.path} ` : ''}${first.message}` : ''}`,
+    details,
+  );
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {
@@ -49,12 +53,15 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       status = err.status;
       message = err.type === 'entity.parse.failed' ? 'request body is not valid JSON' : err.message;
     }
-    if (status >= 500) log.error({ err: (err as Error)?.message, method: req.method, path: req.path }, 'request failed');
+    if (status >= 500)
+      log.error({ err: (err as Error)?.message, method: req.method, path: req.path }, 'request failed');
     res.status(status).json({ error: message, status, ...(details !== undefined ? { details } : {}) });
   };
 }
 
-function isClientError(err: unknown): err is { status: number; type?: string; message: string; expose?: boolean } {
+function isClientError(
+  err: unknown,
+): err is { status: number; type?: string; message: string; expose?: boolean } {
   const e = err as { status?: unknown; expose?: unknown } | null;
   return typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true;
 }

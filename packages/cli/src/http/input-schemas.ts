@@ -26,7 +26,10 @@ export const documentIdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(300, 'is too long')
-  .regex(/^[\p{L}\p{N}._§+()-]+(\/[\p{L}\p{N}._§+()-]+)*$/u, 'is not a document id such as NL/lov/1999-03-26-17')
+  .regex(
+    /^[\p{L}\p{N}._§+()-]+(\/[\p{L}\p{N}._§+()-]+)*$/u,
+    'is not a document id such as NL/lov/1999-03-26-17',
+  )
   .refine((v) => !v.split('/').some((s) => s === '.' || s === '..'), 'must not contain . or .. segments');
 
 export const listRunsQuery = z

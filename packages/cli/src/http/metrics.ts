@@ -48,7 +48,11 @@ export function createMetrics(ctx: ServiceContext): Metrics {
     async collect() {
       const results = await Promise.allSettled(
         Object.entries(queues).map(async ([name, queue]) => {
-          const counts = await withTimeout(queue.getJobCounts(), SCRAPE_QUERY_TIMEOUT_MS, `job counts of ${name}`);
+          const counts = await withTimeout(
+            queue.getJobCounts(),
+            SCRAPE_QUERY_TIMEOUT_MS,
+            `job counts of ${name}`,
+          );
           return [name, counts] as const;
         }),
       );
@@ -88,7 +92,9 @@ export function createMetrics(ctx: ServiceContext): Metrics {
     async collect() {
       try {
         const res = await withTimeout(
-          ctx.database.pool.query<{ total: number }>('SELECT COALESCE(sum(bytes_downloaded), 0)::float8 AS total FROM sync_runs'),
+          ctx.database.pool.query<{ total: number }>(
+            'SELECT COALESCE(sum(bytes_downloaded), 0)::float8 AS total FROM sync_runs',
+          ),
           SCRAPE_QUERY_TIMEOUT_MS,
           'downloaded bytes query',
         );

@@ -27,7 +27,10 @@ export function createDatabase(url: string, opts: { max?: number; applicationNam
 }
 
 /** Runs fn inside one transaction on a dedicated client; rolls back on any error. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -53,7 +53,10 @@ export const JOB_OPTIONS: Record<QueueName, DefaultJobOptions> = {
  * - maxStalledCount: a job stalls when its process dies; it is retried that many times before
  *   BullMQ fails it. The differ's reconciler also re-derives lost jobs from Postgres.
  */
-export const WORKER_SETTINGS: Record<QueueName, { lockDuration: number; stalledInterval: number; maxStalledCount: number }> = {
+export const WORKER_SETTINGS: Record<
+  QueueName,
+  { lockDuration: number; stalledInterval: number; maxStalledCount: number }
+> = {
   sync: { lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 2 },
   diff: { lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 5 },
   parse: { lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 5 },
@@ -81,4 +84,15 @@ export function createQueues(connection: Redis, prefix: string): Queues {
       await Promise.all([sync.close(), diff.close(), parse.close()]);
     },
   };
+}
+
+/** The worker options of a queue, honouring JOB_LOCK_SECONDS when it is set. */
+export function workerSettings(
+  queue: QueueName,
+  lockSeconds?: number,
+): { lockDuration: number; stalledInterval: number; maxStalledCount: number } {
+  const base = WORKER_SETTINGS[queue];
+  if (!lockSeconds) return base;
+  const lockDuration = lockSeconds * 1000;
+  return { ...base, lockDuration, stalledInterval: Math.min(base.stalledInterval, Math.max(1000, lockDuration / 2)) };
 }

@@ -42,7 +42,10 @@ export function isDocumentHref(href: string): boolean {
 /** Normalise an amendment attribute value: collapse whitespace, glue 'a;; b' to 'a;;b', and split
  * into its space-separated targets (a move target stays 'from;;to'). */
 export function amendTargets(value: string): { raw: string; targets: string[]; first: string | null } {
-  const raw = value.replace(/\s*;;\s*/g, ';;').replace(/\s+/g, ' ').trim();
+  const raw = value
+    .replace(/\s*;;\s*/g, ';;')
+    .replace(/\s+/g, ' ')
+    .trim();
   const targets = raw === '' ? [] : raw.split(' ').filter(isUsableRef);
   const head = targets[0];
   const first = head === undefined ? null : head.split(';;')[0] || null;

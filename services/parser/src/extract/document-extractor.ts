@@ -1,8 +1,14 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import sax from 'sax';
 import type { SAXOptions, SAXParser, Tag } from 'sax';
 import { DEFAULT_MAX_CHUNK_CHARS, estimateTokens, splitIntoChunks } from './chunker.ts';
-import { AMEND_ATTRIBUTES, amendTargets, isDocumentHref, refsInText, splitTarget } from './cross-references.ts';
+import {
+  AMEND_ATTRIBUTES,
+  amendTargets,
+  isDocumentHref,
+  refsInText,
+  splitTarget,
+} from './cross-references.ts';
 import { MalformedDocumentError } from './errors.ts';
 import { HeaderFieldCollector } from './header-fields.ts';
 import { articleHeading, isRepealedTitle, splitChapterHeading } from './headings.ts';
@@ -26,7 +32,10 @@ import type {
  * Throws MalformedDocumentError for anything that is not a well-formed, entity-free UTF-8
  * document with a dokid.
  */
-export async function extractDocument(input: ExtractInput, opts: ExtractOptions = {}): Promise<ExtractedDocument> {
+export async function extractDocument(
+  input: ExtractInput,
+  opts: ExtractOptions = {},
+): Promise<ExtractedDocument> {
   const maxChunkChars = opts.maxChunkChars ?? DEFAULT_MAX_CHUNK_CHARS;
   if (!Number.isInteger(maxChunkChars) || maxChunkChars < 1) {
     throw new RangeError(`maxChunkChars must be a positive integer, got ${maxChunkChars}`);
@@ -178,7 +187,8 @@ class Unit {
     /** Enclosing unit; null at top level. */
     readonly parent: Unit | null,
   ) {
-    this.sink = kind === 'article' || kind === 'future_article' || kind === 'text_block' ? new TextSink() : null;
+    this.sink =
+      kind === 'article' || kind === 'future_article' || kind === 'text_block' ? new TextSink() : null;
   }
 }
 
@@ -715,9 +725,7 @@ class DocumentExtractor {
       unit.notesText = notes === '' ? null : notes;
       unit.notes = null;
     }
-    unit.textHash = createHash('sha1')
-      .update(`${unit.number ?? ''}\n${unit.title ?? ''}\n${unit.text}`)
-      .digest('hex');
+    unit.textHash = hash('sha1', `${unit.number ?? ''}\n${unit.title ?? ''}\n${unit.text}`, 'hex');
     unit.chunkTexts = splitIntoChunks(unit.text, this.maxChunkChars);
   }
 
@@ -775,7 +783,11 @@ class DocumentExtractor {
       }
       const parentPath = parent === null ? '' : parent.headingPath;
       unit.headingPath =
-        parentPath === '' ? unit.heading : unit.heading === '' ? parentPath : `${parentPath} > ${unit.heading}`;
+        parentPath === ''
+          ? unit.heading
+          : unit.heading === ''
+            ? parentPath
+            : `${parentPath} > ${unit.heading}`;
       sections.push({
         key: unit.key,
         parentKey,
@@ -823,7 +835,8 @@ class DocumentExtractor {
     };
     for (const raw of h.changesDocuments) headerRef('changes_document', raw);
     for (const raw of h.basedOn) headerRef('based_on', raw);
-    if (h.lastChangedBy !== null) for (const raw of refsInText(h.lastChangedBy)) headerRef('last_changed_by', raw);
+    if (h.lastChangedBy !== null)
+      for (const raw of refsInText(h.lastChangedBy)) headerRef('last_changed_by', raw);
 
     const isAmendment =
       AMENDMENT_TITLE.test(title) ||

@@ -32,7 +32,9 @@ describe('bad input -> MalformedDocumentError', () => {
   });
 
   it('mismatched close tag, with line and column', async () => {
-    const err = await rejection(`${HEAD}\n<main class="documentBody">\n  <article class="legalP">x</main></body></html>`);
+    const err = await rejection(
+      `${HEAD}\n<main class="documentBody">\n  <article class="legalP">x</main></body></html>`,
+    );
     expect(err.message).toMatch(/not well-formed XML/);
     expect(err.line).toBe(3);
     expect(err.column).toBeGreaterThan(0);
@@ -57,7 +59,9 @@ describe('bad input -> MalformedDocumentError', () => {
   it('an internal subset without entities is refused too; a plain DOCTYPE is fine', async () => {
     await rejection(doc(ARTICLE).replace('<!DOCTYPE html>', '<!DOCTYPE html [ ]>'));
     await expect(
-      extractDocument(doc(ARTICLE).replace('<!DOCTYPE html>', '<!DOCTYPE html SYSTEM "about:legacy-compat">')),
+      extractDocument(
+        doc(ARTICLE).replace('<!DOCTYPE html>', '<!DOCTYPE html SYSTEM "about:legacy-compat">'),
+      ),
     ).resolves.toBeDefined();
   });
 
@@ -65,7 +69,9 @@ describe('bad input -> MalformedDocumentError', () => {
     const foo = await rejection(doc(ARTICLE.replace('Tekst.', 'Tekst &foo; her.')));
     expect(foo.message).toMatch(/entity/i);
     await rejection(doc(ARTICLE.replace('Tekst.', 'Tekst&nbsp;her.')));
-    const ok = await extractDocument(doc(ARTICLE.replace('Tekst.', 'a &lt; b &gt; c &amp; d&#xa0;e &quot;f&quot;')));
+    const ok = await extractDocument(
+      doc(ARTICLE.replace('Tekst.', 'a &lt; b &gt; c &amp; d&#xa0;e &quot;f&quot;')),
+    );
     expect(ok.sections[0]?.text).toBe('a < b > c & d e "f"');
   });
 

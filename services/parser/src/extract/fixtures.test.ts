@@ -12,7 +12,8 @@ function checkInvariants(doc: ExtractedDocument, max: number): void {
   doc.sections.forEach((s, i) => {
     expect(s.ord).toBe(i);
     expect(keys.has(s.key), `duplicate key ${s.key}`).toBe(false);
-    if (s.parentKey !== null) expect(keys.has(s.parentKey), `parent ${s.parentKey} before ${s.key}`).toBe(true);
+    if (s.parentKey !== null)
+      expect(keys.has(s.parentKey), `parent ${s.parentKey} before ${s.key}`).toBe(true);
     keys.add(s.key);
     for (const value of [s.text, s.number ?? '', s.title ?? '', s.notes ?? '', s.headingPath]) {
       expect(FORBIDDEN.test(value), `${s.key}: forbidden character`).toBe(false);
@@ -42,7 +43,13 @@ function checkInvariants(doc: ExtractedDocument, max: number): void {
   for (const s of doc.sections) {
     const own = doc.chunks.filter((c) => c.sectionKey === s.key);
     if (s.text === '') expect(own).toHaveLength(0);
-    else expect(own.map((c) => c.text).join(' ').replace(/\s+/g, '')).toBe(s.text.replace(/\s+/g, ''));
+    else
+      expect(
+        own
+          .map((c) => c.text)
+          .join(' ')
+          .replace(/\s+/g, ''),
+      ).toBe(s.text.replace(/\s+/g, ''));
   }
   for (const r of doc.crossReferences) {
     if (r.sectionKey !== null) expect(keys.has(r.sectionKey)).toBe(true);
@@ -64,7 +71,9 @@ describe('all 21 real fixtures', () => {
     expect(doc.documentId).toBe(/<dd class="dokid">([^<]+)</.exec(raw)?.[1]);
     expect(sectionsOfKind(doc, 'article')).toHaveLength(countMatches(raw, /class="legalArticle"/g));
     expect(sectionsOfKind(doc, 'chapter')).toHaveLength(countMatches(raw, /class="section"/g));
-    expect(sectionsOfKind(doc, 'future_article')).toHaveLength(countMatches(raw, /class="futureLegalArticle"/g));
+    expect(sectionsOfKind(doc, 'future_article')).toHaveLength(
+      countMatches(raw, /class="futureLegalArticle"/g),
+    );
     expect(doc.crossReferences.filter((r) => r.kind.startsWith('amend_'))).toHaveLength(
       countMatches(raw, / data-(?:change-part|add-new-part|move-part|repeal-part)="/g),
     );
@@ -162,7 +171,10 @@ describe('all 21 real fixtures', () => {
     const deep = section(doc, 'KAPITTEL_3-1-6-1-1');
     expect(deep).toMatchObject({ number: 'AVSNITT 1', parentKey: 'KAPITTEL_3-1-6-1' });
     expect(deep.headingPath.split(' > ')).toHaveLength(5);
-    expect(section(doc, 'KAPITTEL_3-1-1')).toMatchObject({ number: 'KAPITTEL I', title: 'ALMINNELIGE BESTEMMELSER' });
+    expect(section(doc, 'KAPITTEL_3-1-1')).toMatchObject({
+      number: 'KAPITTEL I',
+      title: 'ALMINNELIGE BESTEMMELSER',
+    });
     expect(section(doc, 'a1').parentKey).toBe('KAPITTEL_3-1-1');
   });
 
@@ -180,7 +192,11 @@ describe('all 21 real fixtures', () => {
     expect(articles.some((s) => s.parentKey !== null)).toBe(true);
     const plain = await extractDocument(readFixture('lovtidend-avd1-2025/lti/2025/sf-20250107-0008.xml'));
     expect(plain.sections.map((s) => s.key)).toEqual(['main/text-0']);
-    expect(plain.basedOn).toEqual(['lov/2018-04-20-8/§25', 'lov/1925-07-17-11/§4', 'forskrift/2022-04-29-643/§4']);
+    expect(plain.basedOn).toEqual([
+      'lov/2018-04-20-8/§25',
+      'lov/1925-07-17-11/§4',
+      'forskrift/2022-04-29-643/§4',
+    ]);
     expect(plain.subunits).toEqual(['Sysselmesteren på Svalbard']);
   });
 

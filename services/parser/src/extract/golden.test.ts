@@ -19,10 +19,16 @@ describe('golden cases', () => {
     expect(lines(section(doc, '§1-2'))[1]).toBe(
       'Ved leie av lokale kan loven fravikes i avtale, med unntak av §§ 1-1 til 1-4, 4-1, 4-4, 4-6, 9-7, 9-8, 9-10, 12-3 og 12-4 og kapittel 13.',
     );
-    expect(section(doc, '§1-2').headingPath).toBe('Kapittel 1. Alminnelige bestemmelser > § 1-2. Ufravikelighet');
+    expect(section(doc, '§1-2').headingPath).toBe(
+      'Kapittel 1. Alminnelige bestemmelser > § 1-2. Ufravikelighet',
+    );
     expect(section(doc, '§13-2').headingPath).toMatch(/^Kapittel 13\. .+ > § 13-2\. /);
     expect(section(doc, '§1-2').parentKey).toBe('KAPITTEL_1');
-    expect(section(doc, 'KAPITTEL_1')).toMatchObject({ number: 'Kapittel 1', title: 'Alminnelige bestemmelser', text: '' });
+    expect(section(doc, 'KAPITTEL_1')).toMatchObject({
+      number: 'Kapittel 1',
+      title: 'Alminnelige bestemmelser',
+      text: '',
+    });
     // header fields
     expect(doc.legacyId).toBe('LOV-1999-03-26-17');
     expect(doc.shortTitle).toBe('Husleieloven – husll');
@@ -36,13 +42,21 @@ describe('golden cases', () => {
     expect(doc.isAmendment).toBe(false);
     // links inside § 1-2 point at the law's own §§
     const links = doc.crossReferences.filter((r) => r.kind === 'link' && r.sectionKey === '§1-2');
-    expect(links[0]).toMatchObject({ raw: 'lov/1999-03-26-17/§1-1', targetRefid: 'lov/1999-03-26-17', targetPart: '§1-1' });
+    expect(links[0]).toMatchObject({
+      raw: 'lov/1999-03-26-17/§1-1',
+      targetRefid: 'lov/1999-03-26-17',
+      targetPart: '§1-1',
+    });
     expect(links.at(-1)).toMatchObject({ raw: 'lov/1999-03-26-17/kap13', targetPart: 'kap13' });
     expect(doc.crossReferences).toContainEqual(
       expect.objectContaining({ kind: 'last_changed_by', raw: 'lov/2024-06-25-53', sectionKey: null }),
     );
     expect(doc.crossReferences).toContainEqual(
-      expect.objectContaining({ kind: 'changes_document', targetRefid: 'lov/1939-06-16-6', targetPart: null }),
+      expect.objectContaining({
+        kind: 'changes_document',
+        targetRefid: 'lov/1939-06-16-6',
+        targetPart: null,
+      }),
     );
   });
 
@@ -58,7 +72,9 @@ describe('golden cases', () => {
     expect([first?.number, first?.title]).toEqual(['§ 1', null]);
     expect([second?.number, second?.title]).toEqual(['§ 2', null]);
     expect(first?.headingPath).toBe('Ålmenne føresegner. > § 1');
-    expect(lines(section(doc, '§3'))[1]).toBe('Det må ikkje gjerast såleis at det løyner bort eller skader noko delemerke.');
+    expect(lines(section(doc, '§3'))[1]).toBe(
+      'Det må ikkje gjerast såleis at det løyner bort eller skader noko delemerke.',
+    );
   });
 
   it('3. nl-20250207-001 amendment act', async () => {
@@ -155,7 +171,9 @@ describe('golden cases', () => {
     expect(articles).toHaveLength(14);
     expect(articles.every((s) => s.parentKey === null)).toBe(true);
     expect(sectionsOfKind(doc, 'chapter')).toHaveLength(0);
-    expect(lines(section(doc, '§2'))[2]).toBe('Statens sivilrettsforvaltning utøver sekretariatsfunksjoner for kommisjonen.');
+    expect(lines(section(doc, '§2'))[2]).toBe(
+      'Statens sivilrettsforvaltning utøver sekretariatsfunksjoner for kommisjonen.',
+    );
     expect(section(doc, '§2').headingPath).toBe(`§ 2. ${section(doc, '§2').title}`);
   });
 });

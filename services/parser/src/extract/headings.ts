@@ -11,7 +11,10 @@ const ROMAN_ONLY = /^([IVXLCDM]+)\.?$/;
  * ['KAPITTEL I', 'ALMINNELIGE BESTEMMELSER'] -> 'KAPITTEL I' + 'ALMINNELIGE BESTEMMELSER';
  * 'II' -> 'II' + null; 'Ålmenne føresegner.' -> null + 'Ålmenne føresegner.'.
  */
-export function splitChapterHeading(lines: readonly string[]): { number: string | null; title: string | null } {
+export function splitChapterHeading(lines: readonly string[]): {
+  number: string | null;
+  title: string | null;
+} {
   const first = lines[0];
   if (first === undefined) return { number: null, title: null };
   const rest = lines.slice(1).join(' ');

@@ -3,7 +3,8 @@ import { MalformedDocumentError } from './errors.ts';
 /** Largest slice handed to the XML tokenizer in one synchronous call (bytes or UTF-16 units). */
 export const MAX_SLICE = 64 * 1024;
 
-export type ExtractInput = AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream | Uint8Array | string;
+export type ExtractInput =
+  AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream | Uint8Array | string;
 
 /**
  * Turn any accepted input into decoded string slices of at most MAX_SLICE code units. Bytes are

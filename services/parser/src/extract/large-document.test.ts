@@ -13,7 +13,10 @@ function buildLargeDocument(): { xml: Buffer; articles: number } {
   const articles = legalArticleElements(raw);
   expect(articles).toHaveLength(93);
   const block = articles.join('');
-  const parts: string[] = [head, '<main class="documentBody" data-lovdata-URL="NL/lov/1999-03-26-17"><h1>Stor</h1>'];
+  const parts: string[] = [
+    head,
+    '<main class="documentBody" data-lovdata-URL="NL/lov/1999-03-26-17"><h1>Stor</h1>',
+  ];
   let size = 0;
   let copies = 0;
   while (size < TARGET_BYTES) {

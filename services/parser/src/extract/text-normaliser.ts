@@ -6,8 +6,14 @@ const WHITESPACE_RUN = /\s+/g;
 const NON_WHITESPACE = /[^\s\u00AD\u200B-\u200D]/;
 const SEPARATORS_ONLY = /^[| ]+$/;
 
-/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), trim. */
+/** Anything normaliseLine has to rewrite besides trimming: whitespace other than a plain space
+ * (NBSP, newline, tab …), two spaces in a row, or an invisible character. */
+const NEEDS_REWRITE = /[^\S ]| {2}|[\u00AD\u200B-\u200D]/;
+
+/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), trim. Most
+ * lines need only the trim, which one regex test (no allocation) establishes. */
 export function normaliseLine(raw: string): string {
+  if (!NEEDS_REWRITE.test(raw)) return raw.trim();
   const s = INVISIBLE.test(raw) ? raw.replace(INVISIBLE_ALL, '') : raw;
   return s.replace(WHITESPACE_RUN, ' ').trim();
 }
@@ -31,7 +37,7 @@ export function hasVisibleText(s: string): boolean {
  */
 export class TextSink {
   private readonly lines: string[] = [];
-  private parts: string[] = [];
+  private readonly parts: string[] = [];
   private prefix: string | null = null;
 
   text(s: string): void {
@@ -42,7 +48,7 @@ export class TextSink {
     const parts = this.parts;
     if (parts.length === 0) return;
     const raw = parts.length === 1 ? (parts[0] as string) : parts.join('');
-    this.parts = [];
+    parts.length = 0;
     const line = normaliseLine(raw);
     if (line === '') return;
     // A table row whose cells are all empty leaves only separators behind.

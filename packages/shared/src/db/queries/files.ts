@@ -19,7 +19,8 @@ export async function listFiles(
   db: Queryable,
   p: { status?: FileStatus | 'changed'; dataset?: string; limit?: number },
 ): Promise<FileRow[]> {
-  const statuses = p.status === undefined ? null : p.status === 'changed' ? ['added', 'modified'] : [p.status];
+  const statuses =
+    p.status === undefined ? null : p.status === 'changed' ? ['added', 'modified'] : [p.status];
   const res = await db.query<FileRow>(
     `SELECT dataset, path, hash, size, status, last_changed AS "lastChanged", last_run_id AS "lastRunId"
      FROM files

@@ -86,7 +86,11 @@ export async function finishSyncPhase(
  * Status: failed when the sync itself failed for every dataset or more than `threshold` of the
  * parse jobs failed; partial when some parse jobs or some datasets failed; else succeeded.
  */
-export async function maybeCompleteRun(db: Queryable, runId: number, threshold: number): Promise<RunStatus | null> {
+export async function maybeCompleteRun(
+  db: Queryable,
+  runId: number,
+  threshold: number,
+): Promise<RunStatus | null> {
   const res = await db.query<{ status: RunStatus }>(
     `WITH fc AS (
        SELECT count(*) AS total,

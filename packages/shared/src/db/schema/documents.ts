@@ -102,7 +102,10 @@ export const crossReferences = pgTable(
     targetPart: text('target_part'),
     raw: text('raw').notNull(),
   },
-  (t) => [index('cross_references_document_idx').on(t.documentId), index('cross_references_target_idx').on(t.targetRefid)],
+  (t) => [
+    index('cross_references_document_idx').on(t.documentId),
+    index('cross_references_target_idx').on(t.targetRefid),
+  ],
 );
 
 /** What changed inside a document at a run, per section_key, with old and new text. */
@@ -139,5 +142,8 @@ export const documentChanges = pgTable(
     sectionsRemoved: integer('sections_removed').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.documentId] }), index('document_changes_document_idx').on(t.documentId)],
+  (t) => [
+    primaryKey({ columns: [t.runId, t.documentId] }),
+    index('document_changes_document_idx').on(t.documentId),
+  ],
 );

@@ -1,5 +1,16 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 /** One row per sync cycle: what triggered it, how far it got, what it found and how parsing went. */
 export const syncRuns = pgTable(
@@ -30,7 +41,11 @@ export const syncRuns = pgTable(
     bytesDownloaded: bigint('bytes_downloaded', { mode: 'number' }).notNull().default(0),
     error: text('error'),
   },
-  (t) => [index('sync_runs_running_idx').on(t.id).where(sql`${t.status} = 'running'`)],
+  (t) => [
+    index('sync_runs_running_idx')
+      .on(t.id)
+      .where(sql`${t.status} = 'running'`),
+  ],
 );
 
 /** Per (run, dataset): the sync phase's outcome for that archive and the diff's progress. */
@@ -57,5 +72,8 @@ export const runDatasets = pgTable(
     error: text('error'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.dataset] }), index('run_datasets_dataset_idx').on(t.dataset, t.status)],
+  (t) => [
+    primaryKey({ columns: [t.runId, t.dataset] }),
+    index('run_datasets_dataset_idx').on(t.dataset, t.status),
+  ],
 );

@@ -1,0 +1,24 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Router } from 'express';
+import type { Queues } from '@lovsync/shared/queues';
+
+export const BULL_BOARD_PATH = '/admin/queues';
+
+/**
+ * Bull Board for the sync, diff and parse queues. Mutations (retry, clean, remove, pause...) are
+ * off unless DASHBOARD_ALLOW_MUTATIONS=true: a dashboard is for looking, and a stray "clean" would
+ * drop jobs whose effects the run-completion accounting is still waiting for.
+ */
+export function bullBoardRouter(queues: Queues, opts: { allowMutations: boolean }): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  const readOnlyMode = !opts.allowMutations;
+  createBullBoard({
+    queues: [queues.sync, queues.diff, queues.parse].map((q) => new BullMQAdapter(q, { readOnlyMode })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'lovsync' } },
+  });
+  return serverAdapter.getRouter() as Router;
+}
