@@ -4,6 +4,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Router } from 'express';
 import type { Queues } from '@lovsync/shared/queues';
 
+type BoardOptions = Parameters<typeof createBullBoard>[0];
+
 export const BULL_BOARD_PATH = '/admin/queues';
 
 /**
@@ -17,7 +19,10 @@ export function bullBoardRouter(queues: Queues, opts: { allowMutations: boolean 
   const readOnlyMode = !opts.allowMutations;
   createBullBoard({
     queues: [queues.sync, queues.diff, queues.parse].map((q) => new BullMQAdapter(q, { readOnlyMode })),
-    serverAdapter,
+    // @bull-board/express 9.10.1 is typed against @bull-board/api 9.10.1 while this package depends on
+    // api 9.10.2: the classes are the same at run time but TypeScript sees two declarations. Drop the
+    // cast once package.json pins both packages to one version.
+    serverAdapter: serverAdapter as unknown as BoardOptions['serverAdapter'],
     options: { uiConfig: { boardTitle: 'lovsync' } },
   });
   return serverAdapter.getRouter() as Router;

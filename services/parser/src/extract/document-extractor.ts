@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import sax from 'sax';
 import type { SAXOptions, SAXParser, Tag } from 'sax';
 import { DEFAULT_MAX_CHUNK_CHARS, estimateTokens, splitIntoChunks } from './chunker.ts';
@@ -725,7 +725,11 @@ class DocumentExtractor {
       unit.notesText = notes === '' ? null : notes;
       unit.notes = null;
     }
-    unit.textHash = hash('sha1', `${unit.number ?? ''}\n${unit.title ?? ''}\n${unit.text}`, 'hex');
+    // Two updates: the (possibly large) text is hashed without building a concatenated copy.
+    unit.textHash = createHash('sha1')
+      .update(`${unit.number ?? ''}\n${unit.title ?? ''}\n`)
+      .update(unit.text)
+      .digest('hex');
     unit.chunkTexts = splitIntoChunks(unit.text, this.maxChunkChars);
   }
 
