@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bombEntry,
@@ -23,7 +24,7 @@ import {
 } from './archive-builder.ts';
 import type { ArchiveEntry } from './archive-builder.ts';
 
-const FIXTURES = new URL('../fixtures/lovdata/', import.meta.url).pathname;
+const FIXTURES = fileURLToPath(new URL('../fixtures/lovdata/', import.meta.url));
 const XMLLINT = '/usr/bin/xmllint';
 
 let tmp: string;

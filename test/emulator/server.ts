@@ -170,11 +170,7 @@ function serveArchive(req: IncomingMessage, reply: Reply, archive: Archive) {
   const headers = {
     ...validators,
     'Content-Type':
-      reply.fault?.kind === 'wrong-type'
-        ? 'text/plain; charset=utf-8'
-        : archive.filename.endsWith('.zip')
-          ? 'application/zip'
-          : 'application/x-bzip2',
+      reply.fault?.kind === 'wrong-type' ? 'text/plain; charset=utf-8' : archiveType(archive.filename),
     'Accept-Ranges': 'bytes',
     'Content-Disposition': `attachment; filename="${archive.filename}"`,
   };
@@ -338,6 +334,10 @@ class ArchiveDirectory {
       etag: `"${etagParts.map((n) => n.toString(16)).join('-')}"`,
     };
   }
+}
+
+function archiveType(filename: string): string {
+  return filename.endsWith('.zip') ? 'application/zip' : 'application/x-bzip2';
 }
 
 function isArchiveName(name: string): boolean {
