@@ -77,16 +77,15 @@ export async function seedHistory(pool: pg.Pool): Promise<Seeded> {
             ($1, 'gjeldende-lover.tar.bz2', 'nl/nl-19610505-000.xml', 'modified', 'ee55', 'ff66', 90, 91, 'failed', 'malformed document: unexpected end', now())`,
     [changedRunId],
   );
-  const emptyArray = '{}';
   await pool.query(
     `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, ministries, date_in_force,
        changes_documents, based_on, legal_areas, status, last_run_id, date_in_force_raw, last_change_in_force, last_changed_by)
      VALUES ($1, 'lov/1999-03-26-17', 'gjeldende-lover.tar.bz2', 'nl/nl-19990326-017.xml', 'bb22',
              'Lov om husleieavtaler (husleieloven)', 'Husleieloven – husll.', '{"Kommunal- og distriktsdepartementet"}',
-             '{1999-09-01}', $3, $3, '{"Bolig"}', 'active', $2, '1999-09-01', '2025-07-01', 'LOV-2025-06-20-93'),
-            ($4, 'lov/2005-06-17-101', 'gjeldende-lover.tar.bz2', 'nl/nl-20050617-101.xml', 'cc33',
-             'Lov om eierseksjoner (eierseksjonsloven)', NULL, $3, $3, $3, $3, $3, 'active', $2, NULL, NULL, NULL)`,
-    [DOC_ID, changedRunId, emptyArray, DOC_ID_2],
+             '{1999-09-01}', '{}', '{}', '{"Bolig"}', 'active', $2, '1999-09-01', '2025-07-01', 'LOV-2025-06-20-93'),
+            ($3, 'lov/2005-06-17-101', 'gjeldende-lover.tar.bz2', 'nl/nl-20050617-101.xml', 'cc33',
+             'Lov om eierseksjoner (eierseksjonsloven)', NULL, '{}', '{}', '{}', '{}', '{}', 'active', $2, NULL, NULL, NULL)`,
+    [DOC_ID, changedRunId, DOC_ID_2],
   );
   await pool.query(
     `INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, text_hash, ord)

@@ -1,6 +1,7 @@
 /**
- * Server-rendered HTML without a template engine: every interpolated value goes through `html`'s
- * escaping unless it is itself a `SafeHtml` built by this module.
+ * Server-rendered HTML without a template engine: every value interpolated into a `markup`
+ * template is escaped unless it is itself a `SafeHtml` built by this module. (The tag is not named
+ * `html` on purpose: prettier would reformat the templates as HTML and reflow their whitespace.)
  */
 export class SafeHtml {
   constructor(readonly value: string) {}
@@ -30,8 +31,8 @@ function render(v: Interpolation): string {
   return escapeHtml(String(v));
 }
 
-/** Tagged template: `html\`<td>${value}</td>\`` escapes value; nested html fragments pass through. */
-export function html(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
+/** Tagged template: markup`<td>${value}</td>` escapes value; nested markup fragments pass through. */
+export function markup(strings: TemplateStringsArray, ...values: Interpolation[]): SafeHtml {
   let out = strings[0]!;
   values.forEach((v, i) => {
     out += render(v) + strings[i + 1]!;
@@ -81,32 +82,27 @@ del { background:#fde2e1; color:#8a1c1c; text-decoration:line-through; } ins { b
 `;
 
 export function layout(title: string, body: SafeHtml): string {
-  return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · lovsync</title>
-        <style>
-          ${new SafeHtml(STYLE)}
-        </style>
-      </head>
-      <body>
-        <header>
-          <a class="brand" href="/">lovsync</a>
-          <nav>
-            <a href="/">Runs</a><a href="/admin/queues">Queues</a><a href="/api/runs">API</a
-            ><a href="/metrics">Metrics</a>
-          </nav>
-        </header>
-        <main>${body}</main>
-      </body>
-    </html>`.value;
+  return markup`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · lovsync</title>
+<style>${new SafeHtml(STYLE)}</style>
+</head>
+<body>
+<header><a class="brand" href="/">lovsync</a>
+<nav><a href="/">Runs</a><a href="/admin/queues">Queues</a><a href="/api/runs">API</a><a href="/metrics">Metrics</a></nav></header>
+<main>
+${body}
+</main>
+</body>
+</html>`.value;
 }
 
 export function statusBadge(status: string): SafeHtml {
   const cls = ['succeeded', 'partial', 'failed', 'running'].includes(status) ? `s-${status}` : 's-other';
-  return html`<span class="badge ${cls}">${status}</span>`;
+  return markup`<span class="badge ${cls}">${status}</span>`;
 }
 
 export function formatBytes(n: number | null | undefined): string {
@@ -131,7 +127,7 @@ export function formatDuration(from: Date, to: Date | null): string {
 
 /** Date-time in the given zone as `2025-10-28 04:31:00`, with the ISO instant as a tooltip. */
 export function formatTime(d: Date | null, timeZone: string): SafeHtml {
-  if (!d) return html``;
+  if (!d) return markup``;
   const local = new Intl.DateTimeFormat('sv-SE', {
     timeZone,
     year: 'numeric',
@@ -141,7 +137,7 @@ export function formatTime(d: Date | null, timeZone: string): SafeHtml {
     minute: '2-digit',
     second: '2-digit',
   }).format(d);
-  return html`<time datetime="${d.toISOString()}" title="${d.toISOString()}">${local}</time>`;
+  return markup`<time datetime="${d.toISOString()}" title="${d.toISOString()}">${local}</time>`;
 }
 
 /**

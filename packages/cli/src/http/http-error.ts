@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '@lovsync/shared/logger';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /** An error with an HTTP status; its message is safe to show to the client. */
 export class HttpError extends Error {

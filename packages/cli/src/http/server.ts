@@ -67,17 +67,30 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
   for (const q of queues ? [queues.sync, queues.diff, queues.parse] : []) {
     q.on('error', (err) => log.debug({ queue: q.name, err: err.message }, 'http queue error'));
   }
-  const readiness = createReadinessCheck({ pool: ctx.database.pool, redis, isShuttingDown: opts.isShuttingDown });
+  const readiness = createReadinessCheck({
+    pool: ctx.database.pool,
+    redis,
+    isShuttingDown: opts.isShuttingDown,
+  });
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use((req, res, next) => {
-    res.set({ 'X-Content-Type-Options': 'nosniff', 'X-Frame-Options': 'DENY', 'Referrer-Policy': 'no-referrer' });
+    res.set({
+      'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+    });
     const started = performance.now();
     res.on('finish', () =>
       log.debug(
-        { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - started) },
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+        },
         'http request',
       ),
     );

@@ -1,0 +1,61 @@
+/** Child processes for benches: timed shell pipelines, node children reporting JSON, peak RSS. */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `bash -c` with pipefail and returns its wall-clock time in ms; throws on a non-zero exit. */
+export async function timeShell(command: string): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn('bash', ['-c', `set -o pipefail; ${command}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  });
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`${command} exited ${code}: ${stderr.trim().slice(0, 2000)}`);
+  return ms;
+}
+
+/** Peak resident set size (VmHWM) of a live process, in bytes. */
+export function peakRss(pid: number | 'self' = 'self'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+const RESULT_PREFIX = 'BENCH-RESULT ';
+
+/** For a child script: hands its result to {@link runNodeChild}. */
+export function reportResult(result: unknown): void {
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}
+
+/**
+ * Runs `node --import tsx <script> ...args` from the repository root with extra env vars and
+ * returns the value the script passed to {@link reportResult}.
+ */
+export async function runNodeChild<T>(script: string, args: string[], env: Record<string, string>): Promise<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (code !== 0 || !line) {
+    throw new Error(`${script} ${args.join(' ')} exited ${code}: ${stderr.trim().slice(-3000)}`);
+  }
+  return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
+}
