@@ -39,7 +39,11 @@ export function reportResult(result: unknown): void {
  * Runs `node --import tsx <script> ...args` from the repository root with extra env vars and
  * returns the value the script passed to {@link reportResult}.
  */
-export async function runNodeChild<T>(script: string, args: string[], env: Record<string, string>): Promise<T> {
+export async function runNodeChild<T>(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<T> {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },

@@ -35,16 +35,28 @@ async function fullRun(label: string, kill: boolean) {
   const penv = env.env({ PARSER_CONCURRENCY: '2', JOB_LOCK_SECONDS: '3' });
   try {
     const { runId } = await syncAndDiff(ctx);
-    const total = (await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM file_changes WHERE run_id = $1', [runId]))[0]!.n;
+    const total = (
+      await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM file_changes WHERE run_id = $1', [runId])
+    )[0]!.n;
     let p = await startWorkerProcess('parser', penv);
     if (kill) {
       for (;;) {
-        const done = (await rows<{ n: number }>(env, `SELECT count(*)::int AS n FROM file_changes WHERE parse_status <> 'pending'`))[0]!.n;
+        const done = (
+          await rows<{ n: number }>(
+            env,
+            `SELECT count(*)::int AS n FROM file_changes WHERE parse_status <> 'pending'`,
+          )
+        )[0]!.n;
         if (done >= total / 3) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       await stopProcess(p, 'SIGKILL');
-      const afterKill = (await rows<{ n: number }>(env, `SELECT count(*)::int AS n FROM file_changes WHERE parse_status <> 'pending'`))[0]!.n;
+      const afterKill = (
+        await rows<{ n: number }>(
+          env,
+          `SELECT count(*)::int AS n FROM file_changes WHERE parse_status <> 'pending'`,
+        )
+      )[0]!.n;
       expect(afterKill).toBeLessThan(total);
       p = await startWorkerProcess('parser', penv);
     }
@@ -72,6 +84,10 @@ it('a parser killed with SIGKILL mid-run converges to the database of an uninter
   const killed = await fullRun('kill_killed', true);
   expect(clean.total).toBeGreaterThan(200);
   expect(clean.run.status).toBe('succeeded');
-  expect(killed.run).toMatchObject({ status: 'succeeded', parseTotal: clean.total, parseSucceeded: clean.total });
+  expect(killed.run).toMatchObject({
+    status: 'succeeded',
+    parseTotal: clean.total,
+    parseSucceeded: clean.total,
+  });
   expect(await contentDigest(killed.env)).toEqual(await contentDigest(clean.env));
 }, 180_000);

@@ -8,9 +8,11 @@ import type { ServiceContext } from '@lovsync/shared/context';
 export async function syncAndDiff(ctx: ServiceContext, force = false): Promise<SyncRunResult> {
   const result = await runSync(ctx, { trigger: 'manual', force, requestedAt: new Date().toISOString() });
   for (const r of result.results) {
-    if (r.outcome === 'manifested') await processDiffJob(ctx, { runId: result.runId, dataset: r.dataset, vanished: false });
+    if (r.outcome === 'manifested')
+      await processDiffJob(ctx, { runId: result.runId, dataset: r.dataset, vanished: false });
   }
-  for (const d of result.vanished) await processDiffJob(ctx, { runId: result.runId, dataset: d, vanished: true });
+  for (const d of result.vanished)
+    await processDiffJob(ctx, { runId: result.runId, dataset: d, vanished: true });
   return result;
 }
 
@@ -27,9 +29,10 @@ export async function parsePending(
     change: ParseJobData['change'];
     old_hash: string | null;
     new_hash: string | null;
-  }>(`SELECT id, dataset, path, change, old_hash, new_hash FROM file_changes WHERE run_id = $1 AND parse_status = 'pending' ORDER BY id`, [
-    runId,
-  ]);
+  }>(
+    `SELECT id, dataset, path, change, old_hash, new_hash FROM file_changes WHERE run_id = $1 AND parse_status = 'pending' ORDER BY id`,
+    [runId],
+  );
   const jobs: ParseJobData[] = res.rows.map((r) => ({
     runId,
     fileChangeId: r.id,

@@ -94,5 +94,9 @@ export function workerSettings(
   const base = WORKER_SETTINGS[queue];
   if (!lockSeconds) return base;
   const lockDuration = lockSeconds * 1000;
-  return { ...base, lockDuration, stalledInterval: Math.min(base.stalledInterval, Math.max(1000, lockDuration / 2)) };
+  return {
+    ...base,
+    lockDuration,
+    stalledInterval: Math.min(base.stalledInterval, Math.max(1000, lockDuration / 2)),
+  };
 }

@@ -1,0 +1,198 @@
+/**
+ * bench/sync (issue 3): cold and incremental sync of a ~300 MB (uncompressed), ~12,000-file
+ * Lovdata-like tar.bz2 served by the emulator on loopback, against `curl | lbzip2 -dc -n2 | tar x`
+ * of the same archive in the same script. Rounds are interleaved (C, ours cold, C, ours
+ * incremental), each round on a fresh database; ours runs in a child process whose VmHWM is its
+ * peak RSS.
+ *
+ *   pnpm bench:sync            (REPS=3 by default; REPS=n to change)
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  buildTarBz2,
+  editEntries,
+  FIXTURE_DATASETS,
+  fixtureEntries,
+  syntheticCorpus,
+  type ArchiveEntry,
+} from '../test/archive/archive-builder.ts';
+import { contentSize } from '../test/archive/archive-entry.ts';
+import { startEmulator, type Emulator } from '../test/emulator/server.ts';
+import { createTestEnv } from '../test/support/harness.ts';
+import { runNodeChild, timeShell } from './lib/proc.ts';
+import type { SyncPhaseResult } from './lib/sync-phase.ts';
+import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
+import { cachedDir, WORK_DIR } from './lib/work.ts';
+
+const REPS = Number(process.env.REPS ?? 3);
+const DATASET = 'lovdata-bench.tar.bz2';
+const EDIT_FRACTION = 0.01;
+const EDIT_SEED = 2;
+const TARGET_COLD = 2.0;
+const TARGET_INCREMENTAL = 1.5;
+const TARGET_RSS = 300 * MiB;
+
+/**
+ * Copies per fixture, by its size: the 21 fixtures average 132 kB (one is 1.5 MB) while the real
+ * archives average ~23 kB per file, so the small fixtures are copied far more often than the
+ * large ones. 1000 is the cap for distinct synthetic identities (MAX_SYNTHETIC_COPIES).
+ */
+const TIERS = [
+  { maxBytes: 40_000, copies: 1000 },
+  { maxBytes: 250_000, copies: 80 },
+  { maxBytes: Infinity, copies: 10 },
+];
+const SPEC = `sync-v1 ${JSON.stringify({ TIERS, EDIT_FRACTION, EDIT_SEED })}`;
+
+interface CorpusMeta {
+  files: number;
+  bytes: number;
+  edited: number;
+  coldArchiveBytes: number;
+  editedArchiveBytes: number;
+}
+
+/** The synthetic corpus thinned per fixture by {@link TIERS}; every document keeps a distinct identity. */
+function* tieredCorpus(): Generator<ArchiveEntry> {
+  const fixtures = FIXTURE_DATASETS.flatMap((dataset) => fixtureEntries(dataset));
+  const copiesOf = fixtures.map((f) => TIERS.find((t) => contentSize(f) <= t.maxBytes)!.copies);
+  const maxCopies = Math.max(...copiesOf);
+  let index = 0;
+  for (const entry of syntheticCorpus({ copies: maxCopies })) {
+    const fixture = index % fixtures.length;
+    const copy = Math.floor(index / fixtures.length);
+    // syntheticCorpus yields copy after copy in fixture order; copy 0 is the fixtures themselves.
+    if (copy === 0 && entry.path !== fixtures[fixture]!.path) throw new Error('unexpected corpus order');
+    if (copy < copiesOf[fixture]!) yield entry;
+    index++;
+  }
+}
+
+async function buildCorpus(dir: string): Promise<CorpusMeta> {
+  log('building the sync corpus (cached in bench/.work/sync)...');
+  const entries = [...tieredCorpus()];
+  const { entries: editedEntries, edited } = editEntries(entries, EDIT_FRACTION, EDIT_SEED);
+  const cold = await buildTarBz2(entries, join(dir, 'cold', DATASET).replace(/$/, ''), {});
+  const changed = await buildTarBz2(editedEntries, join(dir, 'edited', DATASET));
+  return {
+    files: entries.length,
+    bytes: entries.reduce((n, e) => n + contentSize(e), 0),
+    edited: edited.length,
+    coldArchiveBytes: cold.bytes,
+    editedArchiveBytes: changed.bytes,
+  };
+}
+
+async function cPipeline(emulator: Emulator, rep: number): Promise<number> {
+  const out = join(WORK_DIR, `sync-extract-${rep}`);
+  await rm(out, { recursive: true, force: true });
+  await timeShell(`mkdir -p ${out}`);
+  try {
+    return await timeShell(
+      `curl -sf ${emulator.url}/v1/publicData/get/${DATASET} | lbzip2 -dc -n2 | tar x -C ${out}`,
+    );
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { dir, meta } = await cachedDir('sync', SPEC, async (d) => {
+    await timeShell(`mkdir -p ${join(d, 'cold')} ${join(d, 'edited')}`);
+    return buildCorpus(d);
+  });
+  log(
+    `corpus: ${meta.files} files, ${(meta.bytes / MB).toFixed(1)} MB uncompressed, ` +
+      `${(meta.coldArchiveBytes / MB).toFixed(1)} MB tar.bz2; incremental: ${meta.edited} files edited`,
+  );
+  const emuCold = await startEmulator({ dir: join(dir, 'cold') });
+  const emuEdited = await startEmulator({ dir: join(dir, 'edited') });
+  const c = { cold: [] as number[], edited: [] as number[] };
+  const ours = { cold: [] as SyncPhaseResult[], incremental: [] as SyncPhaseResult[] };
+  try {
+    for (let rep = 1; rep <= REPS; rep++) {
+      log(`round ${rep}/${REPS}: C pipeline (cold archive)`);
+      c.cold.push(await cPipeline(emuCold, rep));
+      const env = await createTestEnv(`bench_sync_${rep}`);
+      try {
+        log(`round ${rep}/${REPS}: ours, cold sync + diff into a fresh database`);
+        ours.cold.push(
+          await runNodeChild<SyncPhaseResult>('bench/lib/sync-phase.ts', [], env.env({ LOVDATA_API_URL: emuCold.url })),
+        );
+        log(`round ${rep}/${REPS}: C pipeline (edited archive)`);
+        c.edited.push(await cPipeline(emuEdited, rep));
+        log(`round ${rep}/${REPS}: ours, incremental sync + diff`);
+        ours.incremental.push(
+          await runNodeChild<SyncPhaseResult>(
+            'bench/lib/sync-phase.ts',
+            [],
+            env.env({ LOVDATA_API_URL: emuEdited.url }),
+          ),
+        );
+      } finally {
+        await env.teardown();
+      }
+    }
+  } finally {
+    await emuCold.close();
+    await emuEdited.close();
+  }
+  report(meta, c, ours);
+}
+
+function report(
+  meta: CorpusMeta,
+  c: { cold: number[]; edited: number[] },
+  ours: { cold: SyncPhaseResult[]; incremental: SyncPhaseResult[] },
+): void {
+  const mbps = (ms: number[]) => fmt(ms.map((t) => meta.bytes / MB / (t / 1000)), 1);
+  const secs = (ms: number[]) => fmt(ms.map((t) => t / 1000));
+  /** Ratio of medians, with the [min–max] of the per-round ratios. */
+  const ratio = (mine: number[], base: number[]) => {
+    const r = summarise(mine).median / summarise(base).median;
+    const paired = summarise(mine.map((m, i) => m / base[i]!));
+    return { r, text: `${r.toFixed(2)}x [${paired.min.toFixed(2)}–${paired.max.toFixed(2)}]` };
+  };
+  const rss = (rs: number[]) => fmt(rs.map((b) => b / MiB), 0);
+  const coldSync = ours.cold.map((r) => r.syncMs);
+  const incSync = ours.incremental.map((r) => r.syncMs);
+  const coldTotal = ours.cold.map((r) => r.syncMs + r.diffMs);
+  const incTotal = ours.incremental.map((r) => r.syncMs + r.diffMs);
+  const rCold = ratio(coldSync, c.cold);
+  const rInc = ratio(incSync, c.edited);
+  const peak = Math.max(...[...ours.cold, ...ours.incremental].map((r) => r.peakRss));
+
+  process.stdout.write(
+    `\nbench/sync: ${meta.files} files, ${(meta.bytes / MB).toFixed(1)} MB uncompressed ` +
+      `(${(meta.coldArchiveBytes / MB).toFixed(1)} MB tar.bz2), ${REPS} interleaved rounds, ` +
+      `medians [min–max]; MB = 10^6 bytes, RSS in MiB\n\n`,
+  );
+  printTable(
+    ['pipeline', 's', 'MB/s', 'vs C (same round)', 'peak RSS MiB'],
+    [
+      ['C: curl | lbzip2 -dc -n2 | tar x (cold archive)', secs(c.cold), mbps(c.cold), '1.00x', '-'],
+      ['ours cold: runSync --force (fresh DB)', secs(coldSync), mbps(coldSync), rCold.text, rss(ours.cold.map((r) => r.syncPeakRss))],
+      ['  of which download (loopback)', secs(ours.cold.map((r) => r.timings.downloadMs ?? NaN)), '', '', ''],
+      ['  of which decompress+hash+blobs+manifest', secs(ours.cold.map((r) => r.timings.readMs ?? NaN)), '', '', ''],
+      ['ours cold: diff job (processDiffJob)', secs(ours.cold.map((r) => r.diffMs)), '', '', rss(ours.cold.map((r) => r.peakRss))],
+      ['ours cold: sync + diff', secs(coldTotal), mbps(coldTotal), ratio(coldTotal, c.cold).text, ''],
+      ['C: same pipeline (edited archive)', secs(c.edited), mbps(c.edited), '1.00x', '-'],
+      [`ours incremental: runSync --force (${meta.edited} edited)`, secs(incSync), mbps(incSync), rInc.text, rss(ours.incremental.map((r) => r.syncPeakRss))],
+      ['  of which download (loopback)', secs(ours.incremental.map((r) => r.timings.downloadMs ?? NaN)), '', '', ''],
+      ['  of which decompress+hash+blobs+manifest', secs(ours.incremental.map((r) => r.timings.readMs ?? NaN)), '', '', ''],
+      ['ours incremental: diff job', secs(ours.incremental.map((r) => r.diffMs)), '', '', rss(ours.incremental.map((r) => r.peakRss))],
+      ['ours incremental: sync + diff', secs(incTotal), mbps(incTotal), ratio(incTotal, c.edited).text, ''],
+    ],
+  );
+  const inc = ours.incremental[0]!.diff;
+  process.stdout.write(
+    `\nincremental diff found: ${inc.added} added, ${inc.modified} modified, ${inc.removed} removed, ` +
+      `${inc.unchanged} unchanged (expected ${meta.edited} modified)\n\n`,
+  );
+  verdict('cold sync <= 2.0x C pipeline', rCold.r <= TARGET_COLD, `${rCold.r.toFixed(2)}x`);
+  verdict('incremental sync <= 1.5x C pipeline', rInc.r <= TARGET_INCREMENTAL, `${rInc.r.toFixed(2)}x`);
+  verdict('peak RSS < 300 MiB', peak < TARGET_RSS, `max VmHWM ${(peak / MiB).toFixed(0)} MiB`);
+}
+
+await main();
