@@ -1,13 +1,15 @@
 /**
  * bench/sync (issue 3): cold and incremental sync of a ~300 MB (uncompressed), ~12,000-file
  * Lovdata-like tar.bz2 served by the emulator on loopback, against `curl | lbzip2 -dc -n2 | tar x`
- * of the same archive in the same script. Rounds are interleaved (C, ours cold, C, ours
- * incremental), each round on a fresh database; ours runs in a child process whose VmHWM is its
- * peak RSS.
+ * of the same archive in the same script (plus `... | lbzip2 -dc -n2 > /dev/null`, the decoder
+ * floor). Rounds are interleaved (C, ours cold, C, ours incremental), each round on a fresh
+ * database; dirty pages are written back (`sync`) before every timed step. Ours runs in a child
+ * process (bench/lib/sync-phase.ts) whose VmHWM is its peak RSS; it stores every new content in
+ * Postgres (blobs) where the C pipeline writes every file to disk.
  *
  *   pnpm bench:sync            (REPS=3 by default; REPS=n to change)
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   buildTarBz2,
@@ -19,7 +21,7 @@ import {
 } from '../test/archive/archive-builder.ts';
 import { contentSize } from '../test/archive/archive-entry.ts';
 import { startEmulator, type Emulator } from '../test/emulator/server.ts';
-import { createTestEnv } from '../test/support/harness.ts';
+import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
 import { runNodeChild, timeShell } from './lib/proc.ts';
 import type { SyncPhaseResult } from './lib/sync-phase.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
@@ -71,9 +73,11 @@ function* tieredCorpus(): Generator<ArchiveEntry> {
 
 async function buildCorpus(dir: string): Promise<CorpusMeta> {
   log('building the sync corpus (cached in bench/.work/sync)...');
+  await mkdir(join(dir, 'cold'));
+  await mkdir(join(dir, 'edited'));
   const entries = [...tieredCorpus()];
   const { entries: editedEntries, edited } = editEntries(entries, EDIT_FRACTION, EDIT_SEED);
-  const cold = await buildTarBz2(entries, join(dir, 'cold', DATASET).replace(/$/, ''), {});
+  const cold = await buildTarBz2(entries, join(dir, 'cold', DATASET));
   const changed = await buildTarBz2(editedEntries, join(dir, 'edited', DATASET));
   return {
     files: entries.length,
@@ -87,7 +91,8 @@ async function buildCorpus(dir: string): Promise<CorpusMeta> {
 async function cPipeline(emulator: Emulator, rep: number): Promise<number> {
   const out = join(WORK_DIR, `sync-extract-${rep}`);
   await rm(out, { recursive: true, force: true });
-  await timeShell(`mkdir -p ${out}`);
+  await mkdir(out, { recursive: true });
+  await flushDisk();
   try {
     return await timeShell(
       `curl -sf ${emulator.url}/v1/publicData/get/${DATASET} | lbzip2 -dc -n2 | tar x -C ${out}`,
@@ -97,39 +102,49 @@ async function cPipeline(emulator: Emulator, rep: number): Promise<number> {
   }
 }
 
+/** Writes back dirty pages, so that one step's disk writes are not paid by the next one. */
+async function flushDisk(): Promise<void> {
+  await timeShell('sync');
+}
+
+/** The decompression floor: the same download and decoder, output discarded. */
+function decompressOnly(emulator: Emulator): Promise<number> {
+  return timeShell(`curl -sf ${emulator.url}/v1/publicData/get/${DATASET} | lbzip2 -dc -n2 > /dev/null`);
+}
+
+/** One forced sync + diff by lovsync, in a child process (bench/lib/sync-phase.ts). */
+async function oursPhase(env: TestEnv, emulator: Emulator): Promise<SyncPhaseResult> {
+  await flushDisk();
+  return runNodeChild<SyncPhaseResult>(
+    'bench/lib/sync-phase.ts',
+    [],
+    env.env({ LOVDATA_API_URL: emulator.url }),
+  );
+}
+
 async function main(): Promise<void> {
-  const { dir, meta } = await cachedDir('sync', SPEC, async (d) => {
-    await timeShell(`mkdir -p ${join(d, 'cold')} ${join(d, 'edited')}`);
-    return buildCorpus(d);
-  });
+  const { dir, meta } = await cachedDir('sync', SPEC, buildCorpus);
   log(
     `corpus: ${meta.files} files, ${(meta.bytes / MB).toFixed(1)} MB uncompressed, ` +
       `${(meta.coldArchiveBytes / MB).toFixed(1)} MB tar.bz2; incremental: ${meta.edited} files edited`,
   );
   const emuCold = await startEmulator({ dir: join(dir, 'cold') });
   const emuEdited = await startEmulator({ dir: join(dir, 'edited') });
-  const c = { cold: [] as number[], edited: [] as number[] };
+  const c = { cold: [] as number[], edited: [] as number[], floor: [] as number[] };
   const ours = { cold: [] as SyncPhaseResult[], incremental: [] as SyncPhaseResult[] };
   try {
     for (let rep = 1; rep <= REPS; rep++) {
       log(`round ${rep}/${REPS}: C pipeline (cold archive)`);
       c.cold.push(await cPipeline(emuCold, rep));
+      c.floor.push(await decompressOnly(emuCold));
       const env = await createTestEnv(`bench_sync_${rep}`);
       try {
         log(`round ${rep}/${REPS}: ours, cold sync + diff into a fresh database`);
-        ours.cold.push(
-          await runNodeChild<SyncPhaseResult>('bench/lib/sync-phase.ts', [], env.env({ LOVDATA_API_URL: emuCold.url })),
-        );
+        ours.cold.push(await oursPhase(env, emuCold));
         log(`round ${rep}/${REPS}: C pipeline (edited archive)`);
         c.edited.push(await cPipeline(emuEdited, rep));
         log(`round ${rep}/${REPS}: ours, incremental sync + diff`);
-        ours.incremental.push(
-          await runNodeChild<SyncPhaseResult>(
-            'bench/lib/sync-phase.ts',
-            [],
-            env.env({ LOVDATA_API_URL: emuEdited.url }),
-          ),
-        );
+        ours.incremental.push(await oursPhase(env, emuEdited));
       } finally {
         await env.teardown();
       }
@@ -143,10 +158,14 @@ async function main(): Promise<void> {
 
 function report(
   meta: CorpusMeta,
-  c: { cold: number[]; edited: number[] },
+  c: { cold: number[]; edited: number[]; floor: number[] },
   ours: { cold: SyncPhaseResult[]; incremental: SyncPhaseResult[] },
 ): void {
-  const mbps = (ms: number[]) => fmt(ms.map((t) => meta.bytes / MB / (t / 1000)), 1);
+  const mbps = (ms: number[]) =>
+    fmt(
+      ms.map((t) => meta.bytes / MB / (t / 1000)),
+      1,
+    );
   const secs = (ms: number[]) => fmt(ms.map((t) => t / 1000));
   /** Ratio of medians, with the [min–max] of the per-round ratios. */
   const ratio = (mine: number[], base: number[]) => {
@@ -154,7 +173,11 @@ function report(
     const paired = summarise(mine.map((m, i) => m / base[i]!));
     return { r, text: `${r.toFixed(2)}x [${paired.min.toFixed(2)}–${paired.max.toFixed(2)}]` };
   };
-  const rss = (rs: number[]) => fmt(rs.map((b) => b / MiB), 0);
+  const rss = (rs: number[]) =>
+    fmt(
+      rs.map((b) => b / MiB),
+      0,
+    );
   const coldSync = ours.cold.map((r) => r.syncMs);
   const incSync = ours.incremental.map((r) => r.syncMs);
   const coldTotal = ours.cold.map((r) => r.syncMs + r.diffMs);
@@ -172,16 +195,65 @@ function report(
     ['pipeline', 's', 'MB/s', 'vs C (same round)', 'peak RSS MiB'],
     [
       ['C: curl | lbzip2 -dc -n2 | tar x (cold archive)', secs(c.cold), mbps(c.cold), '1.00x', '-'],
-      ['ours cold: runSync --force (fresh DB)', secs(coldSync), mbps(coldSync), rCold.text, rss(ours.cold.map((r) => r.syncPeakRss))],
+      [
+        'C: curl | lbzip2 -dc -n2 > /dev/null (floor)',
+        secs(c.floor),
+        mbps(c.floor),
+        ratio(c.floor, c.cold).text,
+        '-',
+      ],
+      [
+        'ours cold: runSync --force (fresh DB)',
+        secs(coldSync),
+        mbps(coldSync),
+        rCold.text,
+        rss(ours.cold.map((r) => r.syncPeakRss)),
+      ],
       ['  of which download (loopback)', secs(ours.cold.map((r) => r.timings.downloadMs ?? NaN)), '', '', ''],
-      ['  of which decompress+hash+blobs+manifest', secs(ours.cold.map((r) => r.timings.readMs ?? NaN)), '', '', ''],
-      ['ours cold: diff job (processDiffJob)', secs(ours.cold.map((r) => r.diffMs)), '', '', rss(ours.cold.map((r) => r.peakRss))],
+      [
+        '  of which decompress+hash+blobs+manifest',
+        secs(ours.cold.map((r) => r.timings.readMs ?? NaN)),
+        '',
+        '',
+        '',
+      ],
+      [
+        'ours cold: diff job (processDiffJob)',
+        secs(ours.cold.map((r) => r.diffMs)),
+        '',
+        '',
+        rss(ours.cold.map((r) => r.peakRss)),
+      ],
       ['ours cold: sync + diff', secs(coldTotal), mbps(coldTotal), ratio(coldTotal, c.cold).text, ''],
       ['C: same pipeline (edited archive)', secs(c.edited), mbps(c.edited), '1.00x', '-'],
-      [`ours incremental: runSync --force (${meta.edited} edited)`, secs(incSync), mbps(incSync), rInc.text, rss(ours.incremental.map((r) => r.syncPeakRss))],
-      ['  of which download (loopback)', secs(ours.incremental.map((r) => r.timings.downloadMs ?? NaN)), '', '', ''],
-      ['  of which decompress+hash+blobs+manifest', secs(ours.incremental.map((r) => r.timings.readMs ?? NaN)), '', '', ''],
-      ['ours incremental: diff job', secs(ours.incremental.map((r) => r.diffMs)), '', '', rss(ours.incremental.map((r) => r.peakRss))],
+      [
+        `ours incremental: runSync --force (${meta.edited} edited)`,
+        secs(incSync),
+        mbps(incSync),
+        rInc.text,
+        rss(ours.incremental.map((r) => r.syncPeakRss)),
+      ],
+      [
+        '  of which download (loopback)',
+        secs(ours.incremental.map((r) => r.timings.downloadMs ?? NaN)),
+        '',
+        '',
+        '',
+      ],
+      [
+        '  of which decompress+hash+blobs+manifest',
+        secs(ours.incremental.map((r) => r.timings.readMs ?? NaN)),
+        '',
+        '',
+        '',
+      ],
+      [
+        'ours incremental: diff job',
+        secs(ours.incremental.map((r) => r.diffMs)),
+        '',
+        '',
+        rss(ours.incremental.map((r) => r.peakRss)),
+      ],
       ['ours incremental: sync + diff', secs(incTotal), mbps(incTotal), ratio(incTotal, c.edited).text, ''],
     ],
   );
@@ -189,6 +261,14 @@ function report(
   process.stdout.write(
     `\nincremental diff found: ${inc.added} added, ${inc.modified} modified, ${inc.removed} removed, ` +
       `${inc.unchanged} unchanged (expected ${meta.edited} modified)\n\n`,
+  );
+  const worst = [...ours.cold, ...ours.incremental].reduce((a, b) => (b.peakRss > a.peakRss ? b : a));
+  const m = (b: number) => `${(b / MiB).toFixed(0)}`;
+  process.stdout.write(
+    `memory: RSS ${m(worst.startRss)} MiB once loaded and connected; at the highest sampled RSS ` +
+      `(${m(worst.atPeak.rss)} MiB): V8 heap used ${m(worst.atPeak.heapUsed)} ` +
+      `of ${m(worst.atPeak.heapTotal)} MiB, external ${m(worst.atPeak.external)} MiB ` +
+      `(array buffers ${m(worst.atPeak.arrayBuffers)} MiB)\n\n`,
   );
   verdict('cold sync <= 2.0x C pipeline', rCold.r <= TARGET_COLD, `${rCold.r.toFixed(2)}x`);
   verdict('incremental sync <= 1.5x C pipeline', rInc.r <= TARGET_INCREMENTAL, `${rInc.r.toFixed(2)}x`);

@@ -1,5 +1,5 @@
 /** Child processes for benches: timed shell pipelines, node children reporting JSON, peak RSS. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -62,4 +62,41 @@ export async function runNodeChild<T>(
     throw new Error(`${script} ${args.join(' ')} exited ${code}: ${stderr.trim().slice(-3000)}`);
   }
   return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
+}
+
+/**
+ * Like test/support/processes.ts startWorkerProcess, with node flags first (--cpu-prof is not
+ * allowed in NODE_OPTIONS): starts test/support/worker-process.ts and waits for its "ready".
+ */
+export async function startWorkerWithFlags(
+  role: string,
+  env: Record<string, string>,
+  nodeFlags: string[],
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', 'test/support/worker-process.ts', role],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker ${role} not ready in 30 s: ${stderr}`)), 30_000);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      if (s.includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker ${role} exited ${code}: ${stderr}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return child;
 }

@@ -6,7 +6,7 @@ import type { Worker } from 'bullmq';
 import { parseConfig } from '@lovsync/shared/config';
 import { createLogger } from '@lovsync/shared/logger';
 import { createParseWorker } from '@lovsync/parser';
-import { createDiffWorker } from '@lovsync/differ';
+import { createDiffWorker, startReconciler } from '@lovsync/differ';
 import { createSyncWorker } from '@lovsync/sync';
 import { createRuntime } from '../../packages/cli/src/runtime.ts';
 
@@ -18,11 +18,17 @@ const rt = createRuntime(config, {
 });
 const workers: Worker[] = [];
 if (role === 'parser' || role === 'all') workers.push(createParseWorker(rt));
-if (role === 'differ' || role === 'all') workers.push(createDiffWorker(rt));
+const stoppers: (() => void)[] = [];
+if (role === 'differ' || role === 'all') {
+  workers.push(createDiffWorker(rt));
+  const every = Number(process.argv[3] ?? 0);
+  if (every > 0) stoppers.push(startReconciler(rt, every).stop);
+}
 if (role === 'sync' || role === 'all') workers.push(await createSyncWorker(rt));
 await Promise.all(workers.map((w) => w.waitUntilReady()));
 process.stdout.write('ready\n');
 const stop = async () => {
+  for (const s of stoppers) s();
   await Promise.all(workers.map((w) => w.close()));
   await rt.close();
   process.exit(0);

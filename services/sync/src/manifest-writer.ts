@@ -29,7 +29,7 @@ export class ManifestWriter {
     /** path -> hash of the dataset's current files: those contents are in the store already. */
     private readonly current: Map<string, string>,
     private readonly maxBatchRows = 1000,
-    private readonly maxBatchBytes = 8 * 1024 * 1024,
+    private readonly maxBatchBytes = 2 * 1024 * 1024,
   ) {}
 
   async add(entry: ManifestEntry): Promise<void> {

@@ -91,8 +91,27 @@ export async function runSync(
     throw new UnrecoverableError(message);
   }
 
+  // A retried job (its process died) continues its run: datasets already manifested keep their
+  // manifest (their diff job is re-added idempotently), the others are redone.
+  const done = await database.pool.query<{ dataset: string; status: string }>(
+    `SELECT dataset, status FROM run_datasets WHERE run_id = $1 AND status IN ('manifested', 'diffed')`,
+    [runId],
+  );
+  const alreadyDone = new Map(done.rows.map((r) => [r.dataset, r.status]));
+
   const progress = new ProgressReporter(job);
   const results = await mapLimit(listed, config.LOVDATA_MAX_DOWNLOAD_CONCURRENCY, async (listing) => {
+    const previous = alreadyDone.get(listing.filename);
+    if (previous) {
+      if (previous === 'manifested') {
+        await ctx.queues.diff.add(
+          'diff',
+          { runId: runId!, dataset: listing.filename, vanished: false },
+          { jobId: diffJobId(runId!, listing.filename) },
+        );
+      }
+      return { dataset: listing.filename, outcome: 'manifested' } as DatasetSyncResult;
+    }
     const storedLm = storedByName.get(listing.filename);
     if (
       !data.force &&
@@ -114,7 +133,7 @@ export async function runSync(
   for (const dataset of vanished) {
     await database.pool.query(
       `INSERT INTO run_datasets (run_id, dataset, status, vanished) VALUES ($1, $2, 'manifested', true)
-       ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'manifested', vanished = true`,
+       ON CONFLICT (run_id, dataset) DO NOTHING`,
       [runId, dataset],
     );
     await ctx.queues.diff.add(

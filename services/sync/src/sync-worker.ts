@@ -4,7 +4,7 @@ import {
   JOB_OPTIONS,
   SYNC_QUEUE,
   SYNC_SCHEDULER_ID,
-  WORKER_SETTINGS,
+  workerSettings,
   syncDeduplicationId,
   syncJobSchema,
   type Queues,
@@ -48,7 +48,7 @@ export async function createSyncWorker(ctx: ServiceContext): Promise<Worker<Sync
       connection: ctx.workerConnection,
       prefix: ctx.config.QUEUE_PREFIX,
       concurrency: 1,
-      ...WORKER_SETTINGS.sync,
+      ...workerSettings('sync', ctx.config.JOB_LOCK_SECONDS),
     },
   );
   attachWorkerLogging(worker, ctx, SYNC_QUEUE);

@@ -3,7 +3,7 @@ export const DEFAULT_MAX_CHUNK_CHARS = 2048;
 
 /** Whitespace after a sentence end: '.', '!', '?', ';', ':' (optionally followed by a closing
  * quote or bracket). */
-const SENTENCE_END = /(?<=[.!?;:][»"'’”)\]]?)\s+(?=\S)/;
+const SENTENCE_END = /(?<=[.!?;:][»"'’”)\]]?)\s+(?=\S)/g;
 
 /** Estimated tokens: chars / 4, rounded up. */
 export function estimateTokens(text: string): number {
@@ -11,75 +11,101 @@ export function estimateTokens(text: string): number {
 }
 
 /**
- * Split a unit's text into chunk texts of at most `max` chars: whole text when it fits, else
- * greedily packed lines (ledd / list item / table row), a line longer than `max` split at
- * sentence ends, and a sentence longer than `max` hard-split (at the last space in the window when
- * there is one). Every returned piece is non-empty and at most `max` long.
+ * Split a unit's (normalised) text into chunk texts of at most `max` chars: the whole text when it
+ * fits, else greedily packed runs of whole lines (ledd / list item / table row); a line longer
+ * than `max` is split at sentence ends, and a sentence longer than `max` is hard-split (at the
+ * last space in the window when there is one in its second half). Every piece is a non-empty
+ * substring of `text` (no copy of the characters), at most `max` long, and the pieces cover the
+ * text in order, minus the separators they were cut at.
  */
 export function splitIntoChunks(text: string, max: number): string[] {
   if (text.length === 0) return [];
   if (text.length <= max) return [text];
-  return pack(text.split('\n'), '\n', max, splitLongLine);
-}
-
-function splitLongLine(line: string, max: number): string[] {
-  return pack(line.split(SENTENCE_END), ' ', max, hardSplit);
-}
-
-/** Greedily join `pieces` with `sep` into strings of at most `max` chars; a piece longer than
- * `max` is broken up by `tooLong` first. */
-function pack(
-  pieces: readonly string[],
-  sep: string,
-  max: number,
-  tooLong: (piece: string, max: number) => string[],
-): string[] {
-  const out: string[] = [];
-  let current: string[] = [];
-  let length = 0;
-  const flush = (): void => {
-    if (current.length > 0) out.push(current.join(sep));
-    current = [];
-    length = 0;
-  };
-  for (const raw of pieces) {
-    const piece = raw.trim();
-    if (piece === '') continue;
-    if (piece.length > max) {
-      flush();
-      for (const part of tooLong(piece, max)) out.push(part);
-      continue;
-    }
-    const added = current.length === 0 ? piece.length : length + sep.length + piece.length;
-    if (added > max) {
-      flush();
-      current.push(piece);
-      length = piece.length;
+  const out = new ChunkCollector(text);
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    if (end - start > max) {
+      out.flush();
+      splitLongLine(text, start, end, max, out);
     } else {
-      current.push(piece);
-      length = added;
+      out.add(start, end, max);
     }
+    start = end + 1;
   }
-  flush();
-  return out;
+  out.flush();
+  return out.pieces;
+}
+
+/** Greedy packing of [start, end) segments of `text` into pieces of at most `max` chars. */
+class ChunkCollector {
+  readonly pieces: string[] = [];
+  private start = -1;
+  private end = -1;
+
+  constructor(private readonly text: string) {}
+
+  add(start: number, end: number, max: number): void {
+    // Skip blank segments (the normaliser never produces them, but callers may).
+    while (start < end && isSpace(this.text.charCodeAt(start))) start++;
+    while (end > start && isSpace(this.text.charCodeAt(end - 1))) end--;
+    if (start === end) return;
+    if (this.start >= 0 && end - this.start <= max) {
+      this.end = end;
+      return;
+    }
+    this.flush();
+    this.start = start;
+    this.end = end;
+  }
+
+  flush(): void {
+    if (this.start >= 0) this.pieces.push(this.text.slice(this.start, this.end));
+    this.start = -1;
+  }
+}
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 9 || code === 13;
+}
+
+function splitLongLine(text: string, start: number, end: number, max: number, out: ChunkCollector): void {
+  const re = new RegExp(SENTENCE_END.source, 'g');
+  re.lastIndex = start;
+  let pieceStart = start;
+  for (;;) {
+    const m = re.exec(text);
+    const pieceEnd = m === null || m.index >= end ? end : m.index;
+    if (pieceEnd - pieceStart > max) {
+      out.flush();
+      hardSplit(text, pieceStart, pieceEnd, max, out);
+    } else {
+      out.add(pieceStart, pieceEnd, max);
+    }
+    if (pieceEnd === end || m === null) break;
+    pieceStart = m.index + m[0].length;
+  }
+  out.flush();
 }
 
 /** Last resort: cut at the last space inside the window (if it is in its second half), else at
  * `max` exactly, never between the two halves of a surrogate pair. */
-function hardSplit(piece: string, max: number): string[] {
-  const out: string[] = [];
-  let rest = piece;
-  while (rest.length > max) {
-    let cut = rest.lastIndexOf(' ', max);
-    if (cut < max / 2) {
-      cut = max;
-      const code = rest.charCodeAt(cut - 1);
-      if (code >= 0xd800 && code <= 0xdbff && cut > 1) cut -= 1;
+function hardSplit(text: string, start: number, end: number, max: number, out: ChunkCollector): void {
+  let from = start;
+  while (end - from > max) {
+    let cut = text.lastIndexOf(' ', from + max);
+    let next = cut + 1;
+    if (cut < from + max / 2) {
+      cut = from + max;
+      const code = text.charCodeAt(cut - 1);
+      if (code >= 0xd800 && code <= 0xdbff && cut - 1 > from) cut -= 1;
+      next = cut;
     }
-    const head = rest.slice(0, cut).trim();
-    if (head !== '') out.push(head);
-    rest = rest.slice(cut).trimStart();
+    out.add(from, cut, max);
+    out.flush();
+    from = next;
   }
-  if (rest !== '') out.push(rest);
-  return out;
+  out.add(from, end, max);
+  out.flush();
 }

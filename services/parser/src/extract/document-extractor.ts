@@ -14,7 +14,7 @@ import { HeaderFieldCollector } from './header-fields.ts';
 import { articleHeading, isRepealedTitle, splitChapterHeading } from './headings.ts';
 import { textSlices } from './input-slices.ts';
 import type { ExtractInput } from './input-slices.ts';
-import { TextSink, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
+import { TextSink, detach, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
 import type {
   CrossReferenceKind,
   ExtractOptions,
@@ -40,7 +40,67 @@ export async function extractDocument(
   if (!Number.isInteger(maxChunkChars) || maxChunkChars < 1) {
     throw new RangeError(`maxChunkChars must be a positive integer, got ${maxChunkChars}`);
   }
-  const extractor = new DocumentExtractor(maxChunkChars);
+  // sax's line/column bookkeeping costs ~13% of its time, so the document is parsed without it;
+  // only a syntax error triggers a second, position-tracking pass over the same input to report
+  // where the error is. A Buffer or string can simply be read again; a stream's chunks are kept
+  // (references, no copy) up to REPLAY_LIMIT bytes for that purpose.
+  const recorder = typeof input === 'string' || input instanceof Uint8Array ? null : new ChunkRecorder(input);
+  try {
+    return await runExtraction(recorder ?? input, maxChunkChars, false);
+  } catch (err) {
+    if (err instanceof MalformedDocumentError && unlocated.has(err)) {
+      const replay = recorder === null ? input : recorder.replay();
+      if (replay !== null) {
+        try {
+          await runExtraction(replay, maxChunkChars, true);
+        } catch (located) {
+          if (located instanceof MalformedDocumentError) throw located;
+        }
+      }
+    }
+    throw err;
+  }
+}
+
+/** Input bytes kept for a position-tracking replay after a syntax error in a stream. */
+const REPLAY_LIMIT = 64 * 1024 * 1024;
+
+type InputChunk = Buffer | Uint8Array | string;
+
+/** Passes a stream's chunks through and remembers them (up to REPLAY_LIMIT bytes). */
+class ChunkRecorder implements AsyncIterable<InputChunk> {
+  private chunks: InputChunk[] | null = [];
+  private size = 0;
+
+  constructor(private readonly source: AsyncIterable<InputChunk> | NodeJS.ReadableStream) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<InputChunk, void, undefined> {
+    for await (const chunk of this.source as AsyncIterable<InputChunk>) {
+      if (this.chunks !== null) {
+        this.size += typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk.length : 0;
+        if (this.size <= REPLAY_LIMIT) this.chunks.push(chunk);
+        else this.chunks = null;
+      }
+      yield chunk;
+    }
+  }
+
+  /** The recorded chunks as a new input, or null when the stream was too large to keep. */
+  replay(): AsyncIterable<InputChunk> | null {
+    const chunks = this.chunks;
+    if (chunks === null) return null;
+    return (async function* () {
+      yield* chunks;
+    })();
+  }
+}
+
+async function runExtraction(
+  input: ExtractInput,
+  maxChunkChars: number,
+  trackPosition: boolean,
+): Promise<ExtractedDocument> {
+  const extractor = new DocumentExtractor(maxChunkChars, trackPosition);
   for await (const slice of textSlices(input)) {
     extractor.write(slice);
     await yieldToEventLoop();
@@ -48,6 +108,9 @@ export async function extractDocument(
   extractor.close();
   return extractor.result();
 }
+
+/** XML syntax errors raised while sax did not track positions (no line/column yet). */
+const unlocated = new WeakSet<MalformedDocumentError>();
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -231,8 +294,14 @@ class DocumentExtractor {
   private changeCount = 0;
   private unitCounter = 0;
 
-  constructor(private readonly maxChunkChars: number) {
-    const options: SAXOptions & { strictEntities: boolean } = { strictEntities: true, position: true };
+  constructor(
+    private readonly maxChunkChars: number,
+    private readonly trackPosition: boolean,
+  ) {
+    const options: SAXOptions & { strictEntities: boolean } = {
+      strictEntities: true,
+      position: trackPosition,
+    };
     const parser = sax.parser(true, options);
     parser.onopentag = (tag) => this.open(tag as Tag);
     parser.onclosetag = () => this.closeElement();
@@ -241,13 +310,20 @@ class DocumentExtractor {
     parser.ondoctype = (doctype) => this.doctype(doctype);
     parser.onerror = (err) => {
       const reason = err.message.split('\n', 1)[0] ?? 'parse error';
-      throw new MalformedDocumentError(
-        `not well-formed XML: ${reason}`,
-        { line: parser.line + 1, column: parser.column },
-        { cause: err },
-      );
+      throw this.syntaxError(`not well-formed XML: ${reason}`, err);
     };
     this.parser = parser;
+  }
+
+  /** An error at the parser's current position (line/column when positions are tracked). */
+  private syntaxError(message: string, cause?: unknown): MalformedDocumentError {
+    if (this.trackPosition) {
+      const position = { line: this.parser.line + 1, column: this.parser.column };
+      return new MalformedDocumentError(message, position, { cause });
+    }
+    const err = new MalformedDocumentError(message, undefined, { cause });
+    unlocated.add(err);
+    return err;
   }
 
   write(slice: string): void {
@@ -265,10 +341,7 @@ class DocumentExtractor {
     // Refuse any internal subset or entity declaration instead of expanding it (entity-expansion
     // attacks); `<!DOCTYPE html>` is what every Lovdata file has.
     if (doctype.includes('[') || /<!ENTITY/i.test(doctype)) {
-      throw new MalformedDocumentError('DOCTYPE with an internal subset / entity declarations is refused', {
-        line: this.parser.line + 1,
-        column: this.parser.column,
-      });
+      throw this.syntaxError('DOCTYPE with an internal subset / entity declarations is refused');
     }
   }
 
@@ -283,10 +356,7 @@ class DocumentExtractor {
     const attrs = tag.attributes;
     if (roles.length === 0) {
       if (this.rootClosed) {
-        throw new MalformedDocumentError('not well-formed XML: more than one root element', {
-          line: this.parser.line + 1,
-          column: this.parser.column,
-        });
+        throw this.syntaxError('not well-formed XML: more than one root element');
       }
       this.rootSeen = true;
       this.language = attrs['lang'] ?? attrs['xml:lang'] ?? null;
@@ -879,7 +949,7 @@ function headingLines(parts: readonly string[]): string[] {
   const out: string[] = [];
   for (const line of parts.join('').split('\n')) {
     const normalised = normaliseLine(line);
-    if (normalised !== '') out.push(normalised);
+    if (normalised !== '') out.push(detach(normalised));
   }
   return out;
 }

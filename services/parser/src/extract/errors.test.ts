@@ -39,6 +39,13 @@ describe('bad input -> MalformedDocumentError', () => {
     expect(err.line).toBe(3);
     expect(err.column).toBeGreaterThan(0);
     expect(err.message).toMatch(/\(line 3, column \d+\)/);
+    // the same position when the input is streamed (parsed once, with position tracking)
+    const streamed = await rejection(
+      Readable.from([
+        Buffer.from(`${HEAD}\n<main class="documentBody">\n  <article class="legalP">x</main></body></html>`),
+      ]),
+    );
+    expect([streamed.line, streamed.column]).toEqual([err.line, err.column]);
   });
 
   it('DTD with <!ENTITY declarations (billion laughs) is refused, not expanded', async () => {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { MalformedDocumentError } from './errors.ts';
 
 /** Largest slice handed to the XML tokenizer in one synchronous call (bytes or UTF-16 units). */
@@ -7,9 +8,9 @@ export type ExtractInput =
   AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream | Uint8Array | string;
 
 /**
- * Turn any accepted input into decoded string slices of at most MAX_SLICE code units. Bytes are
- * decoded as UTF-8 with a streaming, fatal decoder: multi-byte characters split across chunks are
- * joined correctly, and invalid UTF-8 (including a truncated final character) throws
+ * Turn any accepted input into decoded string slices of at most MAX_SLICE bytes / code units.
+ * Bytes are decoded as UTF-8, strictly: multi-byte characters split across chunks are joined
+ * correctly, and invalid UTF-8 (including a truncated final character) throws
  * MalformedDocumentError.
  */
 export async function* textSlices(input: ExtractInput): AsyncGenerator<string, void, undefined> {
@@ -20,12 +21,12 @@ export async function* textSlices(input: ExtractInput): AsyncGenerator<string, v
   }
   if (input instanceof Uint8Array) {
     yield* decoder.bytes(input);
-    yield* decoder.end();
+    decoder.end();
     return;
   }
   for await (const chunk of input as AsyncIterable<unknown>) {
     if (typeof chunk === 'string') {
-      yield* decoder.end();
+      decoder.end();
       yield* stringSlices(chunk);
     } else if (chunk instanceof Uint8Array) {
       yield* decoder.bytes(chunk);
@@ -33,7 +34,7 @@ export async function* textSlices(input: ExtractInput): AsyncGenerator<string, v
       throw new TypeError(`extractDocument: unsupported chunk type ${typeof chunk}`);
     }
   }
-  yield* decoder.end();
+  decoder.end();
 }
 
 function* stringSlices(s: string): Generator<string, void, undefined> {
@@ -50,30 +51,61 @@ function* stringSlices(s: string): Generator<string, void, undefined> {
   }
 }
 
+/**
+ * Streaming UTF-8 decoding: each piece is validated with buffer.isUtf8 (simdutf, fast) and decoded
+ * with Buffer#toString. Pieces end on character boundaries; an incomplete character at the end of
+ * a chunk is carried over to the next one, and one left at the end of the input is an error.
+ */
 class Utf8Slicer {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private pending = false;
+  private tail: Buffer | null = null;
 
-  *bytes(buf: Uint8Array): Generator<string, void, undefined> {
-    for (let start = 0; start < buf.length; start += MAX_SLICE) {
-      const text = this.decode(buf.subarray(start, Math.min(start + MAX_SLICE, buf.length)), true);
-      this.pending = true;
-      if (text !== '') yield text;
+  *bytes(chunk: Uint8Array): Generator<string, void, undefined> {
+    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.tail !== null) {
+      buf = Buffer.concat([this.tail, buf]);
+      this.tail = null;
+    }
+    let start = 0;
+    while (start < buf.length) {
+      let end = Math.min(start + MAX_SLICE, buf.length);
+      if (end < buf.length) {
+        end = boundaryBefore(buf, start, end);
+      } else {
+        const complete = completePrefixEnd(buf, start, end);
+        if (complete < end) this.tail = Buffer.from(buf.subarray(complete, end));
+        end = complete;
+      }
+      if (end === start) break;
+      const piece = buf.subarray(start, end);
+      if (!isUtf8(piece)) throw new MalformedDocumentError('invalid UTF-8 in input');
+      yield piece.toString('utf8');
+      start = end;
     }
   }
 
-  *end(): Generator<string, void, undefined> {
-    if (!this.pending) return;
-    this.pending = false;
-    const text = this.decode(undefined, false);
-    if (text !== '') yield text;
-  }
-
-  private decode(bytes: Uint8Array | undefined, stream: boolean): string {
-    try {
-      return this.decoder.decode(bytes, { stream });
-    } catch (err) {
-      throw new MalformedDocumentError('invalid UTF-8 in input', undefined, { cause: err });
+  /** The input is complete: a character still waiting for its remaining bytes is an error. */
+  end(): void {
+    if (this.tail !== null) {
+      throw new MalformedDocumentError('invalid UTF-8 in input: truncated character at the end');
     }
   }
+}
+
+/** Move `end` back (at most 3 bytes) so that it does not point into the middle of a character. */
+function boundaryBefore(buf: Buffer, start: number, end: number): number {
+  for (let i = end; i > start && i > end - 4; i--) {
+    if (((buf[i] as number) & 0xc0) !== 0x80) return i;
+  }
+  return end; // not valid UTF-8 here; isUtf8 will say so
+}
+
+/** End of the longest prefix of buf[start, end) that does not stop inside a character. */
+function completePrefixEnd(buf: Buffer, start: number, end: number): number {
+  for (let i = end - 1; i >= start && i >= end - 4; i--) {
+    const byte = buf[i] as number;
+    if ((byte & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return end - i < need ? i : end;
+  }
+  return end;
 }

@@ -19,10 +19,19 @@ export function normaliseLine(raw: string): string {
   return s.replace(WHITESPACE_RUN, ' ').trim();
 }
 
+/**
+ * A copy of `s` that does not keep a larger string alive. sax hands out text as substrings of the
+ * whole 64 KiB input slice, and V8 keeps the parent of such a slice alive for as long as the
+ * substring lives; stored output must not pin the input. (Flattening `s + ' '` copies it.)
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (s + ' ').slice(0, -1);
+}
+
 /** Normalise collected parts into one line; null when nothing is left. */
 export function joinNormalised(parts: readonly string[]): string | null {
   if (parts.length === 0) return null;
-  const line = normaliseLine(parts.length === 1 ? (parts[0] as string) : parts.join(''));
+  const line = parts.length === 1 ? detach(normaliseLine(parts[0] as string)) : normaliseLine(parts.join(''));
   return line === '' ? null : line;
 }
 
@@ -72,6 +81,11 @@ export class TextSink {
   finish(): string {
     this.newline();
     this.prefix = null;
-    return this.lines.join('\n');
+    const lines = this.lines;
+    // A single line may still be a substring of the input (see detach); a join of several is a
+    // fresh string.
+    const text = lines.length === 1 ? detach(lines[0] as string) : lines.join('\n');
+    lines.length = 0;
+    return text;
   }
 }

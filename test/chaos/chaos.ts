@@ -1,0 +1,186 @@
+/**
+ * Chaos convergence: a full cycle on a Lovdata-like corpus with 1 sync, 1 differ and 3 parser
+ * processes while random processes are SIGKILLed and restarted, the run's Redis keys are wiped
+ * (what a restart of a Redis without persistence leaves) and its Postgres connections are killed
+ * (pg_terminate_backend). The final database must equal that of an uninterrupted run.
+ *
+ *   pnpm chaos [--docs 3000] [--kills 6] [--seed 1]
+ *
+ * Exit code 0 when the digests match. The CI suite runs a small size (test/chaos/chaos.int.test.ts).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { getRun } from '@lovsync/shared/db';
+import { requestSync } from '@lovsync/sync';
+import { buildTarBz2, syntheticCorpus } from '../archive/archive-builder.ts';
+import { startEmulator } from '../emulator/server.ts';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../support/harness.ts';
+import { createTestContext, rows } from '../support/context.ts';
+import { parsePending, syncAndDiff } from '../support/cycle.ts';
+import { startWorkerProcess, stopProcess } from '../support/processes.ts';
+
+export interface ChaosOptions {
+  docs: number;
+  kills: number;
+  seed: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  equal: boolean;
+  reference: Record<string, string>;
+  chaos: Record<string, string>;
+  events: string[];
+  runs: number;
+  seconds: number;
+}
+
+/** Digest of every table users query, without timestamps, serial ids and run ids (runs differ in number). */
+export async function convergenceDigest(env: TestEnv): Promise<Record<string, string>> {
+  const q: Record<string, string> = {
+    files: 'SELECT dataset, path, hash, size FROM files',
+    file_changes:
+      'SELECT dataset, path, change, old_hash, new_hash, parse_status, parse_error FROM file_changes',
+    documents: 'SELECT document_id, refid, dataset, path, source_hash, title, status FROM documents',
+    sections:
+      'SELECT document_id, section_key, parent_key, kind, number, title, heading_path, text, text_hash, ord FROM sections',
+    chunks: 'SELECT chunk_id, document_id, section_key, ord, text, token_count FROM chunks',
+    section_changes: 'SELECT document_id, section_key, change, old_text, new_text FROM section_changes',
+    document_changes: 'SELECT document_id, change, kind FROM document_changes',
+  };
+  const out: Record<string, string> = {};
+  for (const [t, sql] of Object.entries(q)) {
+    const r = await env.database.pool.query(
+      `SELECT count(*) AS n, md5(string_agg(x, '|' ORDER BY x)) AS d FROM (SELECT t::text AS x FROM (${sql}) t) s`,
+    );
+    out[t] = `${r.rows[0].n}:${r.rows[0].d}`;
+  }
+  return out;
+}
+
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const log = opts.log ?? (() => undefined);
+  const t0 = Date.now();
+  const random = rng(opts.seed);
+  const dir = await mkdtemp(join(tmpdir(), 'lovsync-chaos-'));
+  const copies = Math.max(1, Math.ceil(opts.docs / 21));
+  await buildTarBz2(syntheticCorpus({ copies, seed: opts.seed }), join(dir, 'lovtidend-avd1-2025.tar.bz2'));
+  const emu = await startEmulator({ dir });
+  const ref = await createTestEnv('chaos_ref');
+  const env = await createTestEnv('chaos');
+  const events: string[] = [];
+  const note = (e: string) => {
+    events.push(e);
+    log(e);
+  };
+  try {
+    // Reference: an uninterrupted run.
+    const refCtx = createTestContext(ref, { LOVDATA_API_URL: emu.url });
+    const { runId: refRun } = await syncAndDiff(refCtx);
+    await parsePending(refCtx, refRun);
+    await refCtx.close();
+    const reference = await convergenceDigest(ref);
+    note(`reference run: ${reference.files}`);
+
+    // Chaos: separate processes, killed and restarted at random moments.
+    const penv = env.env({ LOVDATA_API_URL: emu.url, JOB_LOCK_SECONDS: '2', PARSER_CONCURRENCY: '2' });
+    const roles = ['sync', 'differ', 'parser', 'parser', 'parser'];
+    const start = (role: string) => startWorkerProcess(role, penv, role === 'differ' ? ['2000'] : []);
+    const procs: ChildProcess[] = await Promise.all(roles.map(start));
+    const ctx = createTestContext(env, { LOVDATA_API_URL: emu.url });
+    let runs = 0;
+    try {
+      const pendingRun = async (): Promise<number | null> => {
+        const r = await rows<{ id: number }>(
+          env,
+          `SELECT id FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1`,
+        );
+        return r[0]?.id ?? null;
+      };
+      await requestSync(ctx.queues, { trigger: 'manual' });
+      runs++;
+      const disruptions = ['kill', 'kill', 'kill', 'redis', 'postgres'];
+      let done = 0;
+      const deadline = Date.now() + 10 * 60_000;
+      for (;;) {
+        if (Date.now() > deadline) throw new Error('chaos run did not converge within 10 minutes');
+        await new Promise((r) => setTimeout(r, 200 + random() * 800));
+        const running = await pendingRun();
+        if (done < opts.kills && running !== null) {
+          const what =
+            done < opts.kills - 2 ? 'kill' : disruptions[Math.floor(random() * disruptions.length)]!;
+          if (what === 'kill') {
+            const i = Math.floor(random() * procs.length);
+            await stopProcess(procs[i]!, 'SIGKILL');
+            note(`SIGKILL ${roles[i]} (#${i}) during run ${running}`);
+            procs[i] = await start(roles[i]!);
+          } else if (what === 'redis') {
+            await deleteRedisPrefix(env.prefix);
+            note(`wiped the run's Redis keys during run ${running}`);
+          } else {
+            const k = await env.database.pool.query(
+              `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+              [env.name],
+            );
+            note(`terminated ${k.rows[0].n} Postgres connections during run ${running}`);
+          }
+          done++;
+          continue;
+        }
+        // Converged when the last run finished and no dataset is left to redo.
+        if (running === null) {
+          const last = (await rows<{ id: number }>(env, 'SELECT max(id) AS id FROM sync_runs'))[0]!.id;
+          const run = await getRun(env.database.pool, last);
+          const ds = await rows(env, 'SELECT 1 FROM datasets WHERE last_modified IS NOT NULL');
+          if (run && run.status !== 'running' && ds.length > 0) {
+            const q = await ctx.queues.parse.getJobCounts('waiting', 'active', 'delayed');
+            if ((q.waiting ?? 0) + (q.active ?? 0) + (q.delayed ?? 0) === 0) break;
+          } else if (run && run.status === 'failed' && ds.length === 0) {
+            note(`run ${last} failed (${run.error}); requesting another sync`);
+            await requestSync(ctx.queues, { trigger: 'manual' });
+            runs++;
+          }
+        }
+      }
+      const chaos = await convergenceDigest(env);
+      const equal = JSON.stringify(chaos) === JSON.stringify(reference);
+      return { equal, reference, chaos, events, runs, seconds: Math.round((Date.now() - t0) / 1000) };
+    } finally {
+      await Promise.all(procs.map((p) => stopProcess(p, 'SIGKILL')));
+      await ctx.close();
+    }
+  } finally {
+    await emu.close();
+    await ref.teardown();
+    await env.teardown();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      docs: { type: 'string', default: '3000' },
+      kills: { type: 'string', default: '6' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
+  const result = await runChaos({
+    docs: Number(values.docs),
+    kills: Number(values.kills),
+    seed: Number(values.seed),
+    log: (l) => process.stdout.write(`${l}\n`),
+  });
+  process.stdout.write(
+    `${JSON.stringify({ equal: result.equal, runs: result.runs, seconds: result.seconds, chaos: result.chaos }, null, 2)}\n`,
+  );
+  process.exitCode = result.equal ? 0 : 1;
+}
