@@ -1,74 +1,131 @@
 import type { Worker } from 'bullmq';
 import type { Config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
+import { createLogger } from '@lovsync/shared/logger';
 import { createSyncWorker, startPoller, upsertSyncSchedule } from '@lovsync/sync';
 import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
-import { createRuntime } from './runtime.ts';
-import { startHttpServer } from './http/server.ts';
+import { createRuntime, type Runtime } from './runtime.ts';
+import { startHttpServer, type HttpServer } from './http/server.ts';
 import { createMetrics } from './http/metrics.ts';
 
 export type Role = 'sync' | 'differ' | 'parser' | 'all';
 
+/** Exit code after a second signal or when active jobs outlast SHUTDOWN_TIMEOUT_SECONDS. */
+export const EXIT_FORCED = 1;
+
 /**
  * `lovsync serve --role ...`: long-running workers plus an HTTP server (health, metrics; the
- * dashboard and API with role sync or all). SIGTERM/SIGINT: readiness fails, workers stop taking
- * jobs and finish the active ones within SHUTDOWN_TIMEOUT_SECONDS, then queues, Redis and the pool
- * close and the process exits 0. A second signal exits at once.
+ * dashboard and API with role sync or all).
+ *
+ * SIGTERM/SIGINT: /readyz answers 503 at once (while /healthz and the server stay up), the workers
+ * stop taking jobs and the active ones finish within SHUTDOWN_TIMEOUT_SECONDS, then the HTTP server,
+ * queues, Redis and the pg pool close and the process exits 0. A signal during start-up is honoured
+ * the same way once start-up got that far. Exit EXIT_FORCED instead:
+ *   - on a second signal, at once;
+ *   - when the active jobs have not finished within the bound.
+ * A job cut off like that keeps its lock until it lapses, then BullMQ retries it on another worker
+ * (effects are idempotent), so no job is lost either way.
  */
 export async function serve(config: Config, role: Role): Promise<void> {
-  await runMigrations(config.DATABASE_URL);
-  const rt = createRuntime(config, { service: role });
-  const log = rt.log;
-  const metrics = createMetrics(rt);
+  const log = createLogger({ level: config.LOG_LEVEL }).child({ service: role });
   const workers: Worker[] = [];
   const stoppers: (() => void)[] = [];
-  if (role === 'sync' || role === 'all') {
-    workers.push(await createSyncWorker(rt));
-    await upsertSyncSchedule(rt);
-    const poller = startPoller(rt);
-    stoppers.push(poller.stop);
-  }
-  if (role === 'differ' || role === 'all') {
-    workers.push(createDiffWorker(rt));
-    await reconcile(rt).catch((err: Error) => log.warn({ err: err.message }, 'initial reconcile failed'));
-    stoppers.push(startReconciler(rt).stop);
-  }
-  if (role === 'parser' || role === 'all') {
-    workers.push(createParseWorker(rt, { hooks: metrics.parseHooks }));
-  }
-  for (const w of workers) metrics.watchWorker(w);
+  let rt: Runtime | undefined;
+  let http: HttpServer | undefined;
   let shuttingDown = false;
-  const http = await startHttpServer(rt, {
-    dashboard: role === 'sync' || role === 'all',
-    metrics,
-    isShuttingDown: () => shuttingDown,
-  });
-  log.info(
-    { role, port: http.port, host: http.host, workers: workers.map((w) => w.name) },
-    'lovsync serving',
-  );
 
-  const shutdown = async (signal: string) => {
+  /** Stops timers, lets the workers finish their active jobs, closes the server and connections. */
+  const closeAll = async () => {
+    for (const stop of stoppers.splice(0)) stop();
+    await Promise.all(workers.map((w) => w.close()));
+    await http?.close();
+    await rt?.close();
+  };
+
+  let startup: Promise<void> = Promise.resolve();
+  const onSignal = (signal: NodeJS.Signals) => {
     if (shuttingDown) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      log.warn({ signal }, 'second signal: exiting now; active jobs are retried once their locks lapse');
+      process.exit(EXIT_FORCED);
     }
     shuttingDown = true;
-    log.info({ signal }, 'shutting down: readiness off, finishing active jobs');
+    const started = Date.now();
+    log.info(
+      { signal, timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS },
+      'shutting down: readiness off, no new jobs, finishing active jobs',
+    );
     const hard = setTimeout(() => {
-      log.error('shutdown timed out; exiting with active jobs left to stall and retry');
-      process.exit(1);
+      log.error(
+        { timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS },
+        'shutdown timed out; exiting with active jobs left to stall and be retried',
+      );
+      process.exit(EXIT_FORCED);
     }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
     hard.unref();
-    for (const stop of stoppers) stop();
-    await Promise.all(workers.map((w) => w.close()));
-    await http.close();
-    await rt.close();
-    clearTimeout(hard);
-    log.info('shutdown complete');
-    process.exit(0);
+    void (async () => {
+      try {
+        await startup.catch(() => undefined);
+        await closeAll();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(EXIT_FORCED);
+      }
+      clearTimeout(hard);
+      log.info({ ms: Date.now() - started }, 'shutdown complete');
+      process.exit(0);
+    })();
   };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  // Installed before anything starts, so a signal during start-up (migrations, connecting) is a
+  // graceful shutdown too rather than the default kill.
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  startup = (async () => {
+    await runMigrations(config.DATABASE_URL);
+    if (shuttingDown) return;
+    rt = createRuntime(config, { log, service: role });
+    const ctx = rt;
+    const metrics = createMetrics(ctx);
+    if (role === 'sync' || role === 'all') {
+      workers.push(await createSyncWorker(ctx));
+      await upsertSyncSchedule(ctx);
+      stoppers.push(startPoller(ctx).stop);
+    }
+    if (shuttingDown) return;
+    if (role === 'differ' || role === 'all') {
+      workers.push(createDiffWorker(ctx));
+      await reconcile(ctx).catch((err: Error) => log.warn({ err: err.message }, 'initial reconcile failed'));
+      stoppers.push(startReconciler(ctx).stop);
+    }
+    if (shuttingDown) return;
+    if (role === 'parser' || role === 'all') {
+      workers.push(createParseWorker(ctx, { hooks: metrics.parseHooks }));
+    }
+    for (const w of workers) metrics.watchWorker(w);
+    http = await startHttpServer(ctx, {
+      dashboard: role === 'sync' || role === 'all',
+      metrics,
+      isShuttingDown: () => shuttingDown,
+    });
+    log.info(
+      { role, port: http.port, host: http.host, workers: workers.map((w) => w.name) },
+      'lovsync serving',
+    );
+  })();
+
+  try {
+    await startup;
+  } catch (err) {
+    if (shuttingDown) return; // the signal handler closes what was started and exits
+    // e.g. the HTTP port is taken: do not leave workers running without health checks.
+    log.error({ err: (err as Error).message }, 'start-up failed');
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await Promise.race([
+      closeAll().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_SECONDS * 1000).unref()),
+    ]);
+    throw err;
+  }
 }

@@ -11,6 +11,11 @@ export interface BlobStore {
   /** Which of these hashes are already stored. */
   existing(hashes: string[]): Promise<Set<string>>;
   read(hash: string): Promise<Buffer>;
+  /**
+   * The content decoded as UTF-8 by Postgres (no hex transfer, no second decode in Node).
+   * Rejects with InvalidUtf8Error when the bytes are not valid UTF-8.
+   */
+  readText(hash: string): Promise<string>;
   /** A stream of the content (memory bounded by the largest single file). */
   openStream(hash: string): Promise<Readable>;
 }
@@ -19,6 +24,13 @@ export class BlobNotFoundError extends Error {
   constructor(readonly hash: string) {
     super(`blob ${hash} is not in the blob store`);
     this.name = 'BlobNotFoundError';
+  }
+}
+
+export class InvalidUtf8Error extends Error {
+  constructor(readonly hash: string) {
+    super(`blob ${hash} is not valid UTF-8`);
+    this.name = 'InvalidUtf8Error';
   }
 }
 
@@ -46,6 +58,22 @@ export function postgresBlobStore(pool: pg.Pool): BlobStore {
       const row = res.rows[0];
       if (!row) throw new BlobNotFoundError(hash);
       return row.content;
+    },
+    async readText(hash) {
+      let res;
+      try {
+        res = await pool.query<{ text: string }>(
+          `SELECT convert_from(content, 'UTF8') AS text FROM blobs WHERE hash = $1`,
+          [hash],
+        );
+      } catch (err) {
+        // 22021: invalid byte sequence for encoding "UTF8" (also raised for NUL bytes).
+        if ((err as { code?: string }).code === '22021') throw new InvalidUtf8Error(hash);
+        throw err;
+      }
+      const row = res.rows[0];
+      if (!row) throw new BlobNotFoundError(hash);
+      return row.text;
     },
     async openStream(hash) {
       const content = await this.read(hash);

@@ -95,6 +95,12 @@ export async function reconcile(
         missing++;
         continue;
       }
+      // Parse effects commit before a job completes, so a completed job with a pending row is stale.
+      if (await job.isCompleted()) {
+        await job.remove();
+        missing++;
+        continue;
+      }
       if (job.finishedOn && job.failedReason && (await job.isFailed())) {
         const res = await pool.query(
           `UPDATE file_changes SET parse_status = 'failed', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,

@@ -139,16 +139,21 @@ export async function replaceDocumentContent(c: pg.PoolClient, doc: ExtractedDoc
   }
   const ch = doc.chunks;
   if (ch.length) {
+    // Most chunks are a whole section (one § per chunk): their text is taken from the section row
+    // just inserted instead of being sent a second time.
+    const sectionText = new Map(s.map((x) => [x.key, x.text]));
     await c.query(
       `INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
-       SELECT c, $1, k, o, h, t, n FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[]) AS x(c, k, o, h, t, n)`,
+       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, s.text), x.n
+       FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[]) AS x(c, k, o, h, t, n)
+       LEFT JOIN sections s ON x.t IS NULL AND s.document_id = $1 AND s.section_key = x.k`,
       [
         id,
         ch.map((x) => x.chunkId),
         ch.map((x) => x.sectionKey),
         ch.map((x) => x.ord),
         ch.map((x) => x.headingPath),
-        ch.map((x) => x.text),
+        ch.map((x) => (sectionText.get(x.sectionKey) === x.text ? null : x.text)),
         ch.map((x) => x.tokenCount),
       ],
     );

@@ -9,7 +9,8 @@ import {
   upsertDocument,
   type SectionChange,
 } from './document-writer.ts';
-import { extractDocument, type ExtractedDocument } from './extract/index.ts';
+import { InvalidUtf8Error } from '@lovsync/shared/blob-store';
+import { extractDocument, MalformedDocumentError, type ExtractedDocument } from './extract/index.ts';
 
 export type ParseOutcome =
   | { outcome: 'already-done' }
@@ -239,7 +240,14 @@ export async function processParseJob(ctx: ServiceContext, data: ParseJobData): 
     await markSucceeded(pool, data.fileChangeId, 'not an XML document');
     result = { outcome: 'not-a-document' };
   } else {
-    const doc = await extractDocument(await ctx.blobs.openStream(data.newHash!));
+    let text: string;
+    try {
+      text = await ctx.blobs.readText(data.newHash!);
+    } catch (err) {
+      if (err instanceof InvalidUtf8Error) throw new MalformedDocumentError('invalid UTF-8 in the document');
+      throw err;
+    }
+    const doc = await extractDocument(text);
     result = await applyParsed(ctx, data, doc);
   }
   await maybeCompleteRun(pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
