@@ -26,6 +26,8 @@ export interface ChaosOptions {
   docs: number;
   kills: number;
   seed: number;
+  /** Really restart the Redis server (shutdown nosave + start) instead of wiping this run's keys. Only when nothing else uses it. */
+  restartRedis?: boolean;
   log?: (line: string) => void;
 }
 
@@ -34,6 +36,8 @@ export interface ChaosResult {
   reference: Record<string, string>;
   chaos: Record<string, string>;
   events: string[];
+  /** How many disruptions happened while a run was in progress. */
+  disruptions: number;
   runs: number;
   seconds: number;
 }
@@ -59,6 +63,36 @@ export async function convergenceDigest(env: TestEnv): Promise<Record<string, st
     out[t] = `${r.rows[0].n}:${r.rows[0].d}`;
   }
   return out;
+}
+
+async function restartRedisServer(): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'shutdown', 'nosave'], { stdio: 'ignore' });
+  } catch {
+    // The connection drops as the server exits.
+  }
+  execFileSync('redis-server', [
+    '--daemonize',
+    'yes',
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    '6379',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
+  for (let i = 0; i < 50; i++) {
+    try {
+      execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { stdio: 'ignore' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('Redis did not come back');
 }
 
 function rng(seed: number) {
@@ -107,24 +141,31 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       };
       await requestSync(ctx.queues, { trigger: 'manual' });
       runs++;
-      const disruptions = ['kill', 'kill', 'kill', 'redis', 'postgres'];
+      // Every kind of disruption at least once, early in the run, then random process kills.
+      const plan = ['kill', 'redis', 'kill', 'postgres', 'kill'];
       let done = 0;
       const deadline = Date.now() + 10 * 60_000;
       for (;;) {
         if (Date.now() > deadline) throw new Error('chaos run did not converge within 10 minutes');
-        await new Promise((r) => setTimeout(r, 200 + random() * 800));
+        await new Promise((r) => setTimeout(r, 150 + random() * 450));
         const running = await pendingRun();
-        if (done < opts.kills && running !== null) {
-          const what =
-            done < opts.kills - 2 ? 'kill' : disruptions[Math.floor(random() * disruptions.length)]!;
+        if (done < Math.max(opts.kills, plan.length) && running !== null) {
+          const what = plan[done] ?? 'kill';
           if (what === 'kill') {
             const i = Math.floor(random() * procs.length);
             await stopProcess(procs[i]!, 'SIGKILL');
             note(`SIGKILL ${roles[i]} (#${i}) during run ${running}`);
             procs[i] = await start(roles[i]!);
           } else if (what === 'redis') {
-            await deleteRedisPrefix(env.prefix);
-            note(`wiped the run's Redis keys during run ${running}`);
+            if (opts.restartRedis) {
+              await restartRedisServer();
+              note(`restarted the Redis server (nothing persisted) during run ${running}`);
+            } else {
+              await deleteRedisPrefix(env.prefix);
+              note(
+                `wiped the run's Redis keys (what a restart without persistence leaves) during run ${running}`,
+              );
+            }
           } else {
             const k = await env.database.pool.query(
               `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
@@ -152,7 +193,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       }
       const chaos = await convergenceDigest(env);
       const equal = JSON.stringify(chaos) === JSON.stringify(reference);
-      return { equal, reference, chaos, events, runs, seconds: Math.round((Date.now() - t0) / 1000) };
+      return {
+        equal,
+        reference,
+        chaos,
+        events,
+        disruptions: done,
+        runs,
+        seconds: Math.round((Date.now() - t0) / 1000),
+      };
     } finally {
       await Promise.all(procs.map((p) => stopProcess(p, 'SIGKILL')));
       await ctx.close();
@@ -171,16 +220,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       docs: { type: 'string', default: '3000' },
       kills: { type: 'string', default: '6' },
       seed: { type: 'string', default: '1' },
+      'restart-redis': { type: 'boolean', default: false },
     },
   });
   const result = await runChaos({
     docs: Number(values.docs),
     kills: Number(values.kills),
     seed: Number(values.seed),
+    restartRedis: values['restart-redis'],
     log: (l) => process.stdout.write(`${l}\n`),
   });
   process.stdout.write(
-    `${JSON.stringify({ equal: result.equal, runs: result.runs, seconds: result.seconds, chaos: result.chaos }, null, 2)}\n`,
+    `${JSON.stringify({ equal: result.equal, disruptions: result.disruptions, runs: result.runs, seconds: result.seconds, chaos: result.chaos }, null, 2)}\n`,
   );
   process.exitCode = result.equal ? 0 : 1;
 }
