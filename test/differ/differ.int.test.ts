@@ -10,6 +10,7 @@ import { parseJobId } from '@lovsync/shared/queues';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { createTestContext, rows } from '../support/context.ts';
 import { startWorkerProcess, stopProcess } from '../support/processes.ts';
+import { waitForRun } from '../support/cycle.ts';
 import type { Runtime } from '../../packages/cli/src/runtime.ts';
 
 let env: TestEnv;
@@ -244,16 +245,6 @@ describe('run completion', () => {
     return runId;
   }
 
-  async function waitForRun(runId: number, ms = 30_000) {
-    const t0 = Date.now();
-    for (;;) {
-      const run = await getRun(env.database.pool, runId);
-      if (run && run.status !== 'running') return run;
-      if (Date.now() - t0 > ms) throw new Error(`run ${runId} still running`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   it('is right with 2 parser processes racing, with a failure rate just under and just over the threshold', async () => {
     const procs = await Promise.all([
       startWorkerProcess('parser', env.env({ PARSER_CONCURRENCY: '4', PARSE_FAILURE_THRESHOLD: '0.5' })),
@@ -261,10 +252,10 @@ describe('run completion', () => {
     ]);
     try {
       // 20 jobs, 10 fail: 0.5 is not more than the threshold -> partial.
-      const under = await waitForRun(await runWithFailures(20, 10));
+      const under = await waitForRun(ctx, await runWithFailures(20, 10), 30_000);
       expect(under).toMatchObject({ status: 'partial', parseTotal: 20, parseFailed: 10, parseSucceeded: 10 });
       // 20 jobs, 11 fail: over the threshold -> failed.
-      const over = await waitForRun(await runWithFailures(20, 11));
+      const over = await waitForRun(ctx, await runWithFailures(20, 11), 30_000);
       expect(over).toMatchObject({ status: 'failed', parseTotal: 20, parseFailed: 11, parseSucceeded: 9 });
       const failed = await rows<{ parse_error: string }>(
         env,

@@ -5,27 +5,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { getRun } from '@lovsync/shared/db';
 import { buildTarBz2, syntheticCorpus } from '../archive/archive-builder.ts';
 import { startEmulator, type Emulator } from '../emulator/server.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
+import { syncAndDiff, waitForRun } from '../support/cycle.ts';
 import { startWorkerProcess, stopProcess } from '../support/processes.ts';
 
 let emu: Emulator;
 let archives: string;
 const envs: TestEnv[] = [];
-
-async function waitForRun(env: TestEnv, runId: number, ms = 120_000) {
-  const t0 = Date.now();
-  for (;;) {
-    const run = await getRun(env.database.pool, runId);
-    if (run && run.status !== 'running') return run;
-    if (Date.now() - t0 > ms) throw new Error(`run ${runId} still running`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Sync + diff in this process, parsing in child processes; `kill` SIGKILLs one mid-run and restarts it. */
 async function fullRun(label: string, kill: boolean) {
@@ -60,7 +49,7 @@ async function fullRun(label: string, kill: boolean) {
       expect(afterKill).toBeLessThan(total);
       p = await startWorkerProcess('parser', penv);
     }
-    const run = await waitForRun(env, runId);
+    const run = await waitForRun(ctx, runId);
     await stopProcess(p);
     return { env, run, total };
   } finally {

@@ -1,5 +1,6 @@
 import { runSync, type SyncRunResult } from '@lovsync/sync';
-import { processDiffJob } from '@lovsync/differ';
+import { pendingParseJobs, processDiffJob } from '@lovsync/differ';
+import { getRun, type RunRow } from '@lovsync/shared/db';
 import { processParseJob } from '@lovsync/parser';
 import type { ParseJobData } from '@lovsync/shared/queues';
 import type { ServiceContext } from '@lovsync/shared/context';
@@ -22,26 +23,22 @@ export async function parsePending(
   runId: number,
   sort?: (a: ParseJobData, b: ParseJobData) => number,
 ): Promise<void> {
-  const res = await ctx.database.pool.query<{
-    id: number;
-    dataset: string;
-    path: string;
-    change: ParseJobData['change'];
-    old_hash: string | null;
-    new_hash: string | null;
-  }>(
-    `SELECT id, dataset, path, change, old_hash, new_hash FROM file_changes WHERE run_id = $1 AND parse_status = 'pending' ORDER BY id`,
-    [runId],
-  );
-  const jobs: ParseJobData[] = res.rows.map((r) => ({
-    runId,
-    fileChangeId: r.id,
-    dataset: r.dataset,
-    path: r.path,
-    change: r.change,
-    newHash: r.new_hash,
-    oldHash: r.old_hash,
-  }));
+  const jobs = await pendingParseJobs(ctx.database.pool, runId);
   if (sort) jobs.sort(sort);
   for (const j of jobs) await processParseJob(ctx, j);
+}
+
+/** Waits until the run is no longer running and returns it. */
+export async function waitForRun(
+  ctx: Pick<ServiceContext, 'database'>,
+  runId: number,
+  ms = 120_000,
+): Promise<RunRow> {
+  const t0 = Date.now();
+  for (;;) {
+    const run = await getRun(ctx.database.pool, runId);
+    if (run && run.status !== 'running') return run;
+    if (Date.now() - t0 > ms) throw new Error(`run ${runId} still running after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -10,12 +10,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '@lovsync/sync';
-import { processDiffJob } from '@lovsync/differ';
 import { buildTarBz2, buildZip, fixtureEntries } from '../archive/archive-builder.ts';
 import { bombEntry, corruptBzip2Block, truncateFile } from '../archive/hostile-archives.ts';
 import { startEmulator, type Emulator } from '../emulator/server.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { createTestContext, rows } from '../support/context.ts';
+import { syncAndDiff } from '../support/cycle.ts';
 import type { Runtime } from '../../packages/cli/src/runtime.ts';
 
 const DS = 'gjeldende-lover.tar.bz2';
@@ -23,16 +23,6 @@ let env: TestEnv;
 let emu: Emulator;
 let ctx: Runtime;
 let archives: string;
-
-async function syncAndDiff(c: Runtime, force = false) {
-  const result = await runSync(c, { trigger: 'manual', force, requestedAt: new Date().toISOString() });
-  for (const r of result.results)
-    if (r.outcome === 'manifested')
-      await processDiffJob(c, { runId: result.runId, dataset: r.dataset, vanished: false });
-  for (const d of result.vanished)
-    await processDiffJob(c, { runId: result.runId, dataset: d, vanished: true });
-  return result;
-}
 
 async function fileCount(): Promise<number> {
   return Number((await rows<{ n: string }>(env, 'SELECT count(*) AS n FROM files'))[0]!.n);

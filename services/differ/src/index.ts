@@ -1,4 +1,4 @@
 export { applyDiff } from './hash-diff.ts';
 export { createDiffWorker, processDiffJob } from './diff-worker.ts';
-export { enqueuePendingParses } from './parse-fanout.ts';
+export { enqueuePendingParses, pendingParseJobs } from './parse-fanout.ts';
 export { reconcile, startReconciler } from './reconciler.ts';

@@ -3,17 +3,12 @@ import { parseJobId, type ParseJobData, type Queues } from '@lovsync/shared/queu
 
 const BATCH = 1000;
 
-/**
- * Enqueues one parse job per file_changes row of (run, dataset) still pending, re-derived from
- * Postgres: a diff that died between its commit and this point, or a Redis that lost its data,
- * gets every job back. Deterministic job ids make a second enqueue of the same job a no-op.
- */
-export async function enqueuePendingParses(
+/** The parse jobs still owed for a run (optionally one dataset): file_changes rows still pending. */
+export async function pendingParseJobs(
   pool: pg.Pool,
-  queues: Queues,
   runId: number,
   dataset?: string,
-): Promise<number> {
+): Promise<ParseJobData[]> {
   const rows = await pool.query<{
     id: number;
     dataset: string;
@@ -26,22 +21,37 @@ export async function enqueuePendingParses(
      WHERE run_id = $1 AND ($2::text IS NULL OR dataset = $2) AND parse_status = 'pending' ORDER BY id`,
     [runId, dataset ?? null],
   );
-  for (let i = 0; i < rows.rows.length; i += BATCH) {
+  return rows.rows.map((r) => ({
+    runId,
+    fileChangeId: r.id,
+    dataset: r.dataset,
+    path: r.path,
+    change: r.change,
+    newHash: r.new_hash,
+    oldHash: r.old_hash,
+  }));
+}
+
+/**
+ * Enqueues one parse job per file_changes row of (run, dataset) still pending, re-derived from
+ * Postgres: a diff that died between its commit and this point, or a Redis that lost its data,
+ * gets every job back. Deterministic job ids make a second enqueue of the same job a no-op.
+ */
+export async function enqueuePendingParses(
+  pool: pg.Pool,
+  queues: Queues,
+  runId: number,
+  dataset?: string,
+): Promise<number> {
+  const jobs = await pendingParseJobs(pool, runId, dataset);
+  for (let i = 0; i < jobs.length; i += BATCH) {
     await queues.parse.addBulk(
-      rows.rows.slice(i, i + BATCH).map((r) => ({
+      jobs.slice(i, i + BATCH).map((data) => ({
         name: 'parse',
-        data: {
-          runId,
-          fileChangeId: r.id,
-          dataset: r.dataset,
-          path: r.path,
-          change: r.change,
-          newHash: r.new_hash,
-          oldHash: r.old_hash,
-        },
-        opts: { jobId: parseJobId(runId, r.dataset, r.path) },
+        data,
+        opts: { jobId: parseJobId(runId, data.dataset, data.path) },
       })),
     );
   }
-  return rows.rows.length;
+  return jobs.length;
 }

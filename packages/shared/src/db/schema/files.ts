@@ -56,7 +56,9 @@ export const files = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.dataset, t.path] }),
-    index('files_status_idx').on(t.status),
+    // No index on status: every diff flips the previous run's added/modified rows to unchanged, and
+    // without an index on the column (and with fillfactor 80, see migration 0002) those are cheap
+    // heap-only updates. Listing by status scans the table, which is fast at Lovdata's size.
     index('files_hash_idx').on(t.hash),
   ],
 );
