@@ -186,6 +186,41 @@ describe('sync of a real fixture archive', () => {
   });
 });
 
+describe('datasets that vanish from the list', () => {
+  it('get a diff with an empty manifest: all their files become removed, the others are untouched', async () => {
+    const lti = join(archives, 'gjeldende-lovtidend.tar.bz2');
+    await buildTarBz2(fixtureEntries('lovtidend-avd1-2025'), lti);
+    await syncAndDiff(ctx);
+    expect(await fileCount()).toBe(8 + 13);
+    await rm(lti);
+    const r = await syncAndDiff(ctx, true);
+    expect(r.vanished).toEqual(['gjeldende-lovtidend.tar.bz2']);
+    const st = await rows<{ dataset: string; status: string; n: number }>(
+      env,
+      'SELECT dataset, status, count(*)::int AS n FROM files GROUP BY 1, 2 ORDER BY 1, 2',
+    );
+    expect(st).toEqual([
+      { dataset: 'gjeldende-lover.tar.bz2', status: 'unchanged', n: 8 },
+      { dataset: 'gjeldende-lovtidend.tar.bz2', status: 'removed', n: 13 },
+    ]);
+    const changes = await rows<{ change: string; n: number }>(
+      env,
+      'SELECT change, count(*)::int AS n FROM file_changes WHERE run_id = $1 GROUP BY 1',
+      [r.runId],
+    );
+    expect(changes).toEqual([{ change: 'removed', n: 13 }]);
+  });
+
+  it('an empty list never marks every known dataset removed', async () => {
+    await syncAndDiff(ctx);
+    emu.setFault({ kind: 'list-override', body: [] });
+    await expect(
+      runSync(ctx, { trigger: 'manual', force: false, requestedAt: new Date().toISOString() }),
+    ).rejects.toThrow(/refusing to mark 1 known dataset\(s\) removed/);
+    expect(await rows(env, `SELECT * FROM files WHERE status = 'removed'`)).toEqual([]);
+  });
+});
+
 describe('hostile archives are refused with nothing committed for the dataset', () => {
   const good = () => fixtureEntries('gjeldende-lover');
   const cases: [string, () => Promise<void>, RegExp][] = [
