@@ -37,7 +37,21 @@ export function createReadinessCheck(deps: { pool: pg.Pool; redis: Redis; isShut
   const runChecks = async () => {
     const [postgres, redis] = await Promise.all([
       timed('postgres', () => deps.pool.query('SELECT 1')),
-      timed('redis', () => deps.redis.ping()),
+      timed('redis', async () => {
+        // A connection still being (re)established gets the rest of the bound to come up: without an
+        // offline queue a PING sent before 'ready' fails at once, which is not "Redis is down".
+        if (
+          deps.redis.status === 'connecting' ||
+          deps.redis.status === 'connect' ||
+          deps.redis.status === 'reconnecting'
+        ) {
+          await new Promise<void>((resolve) => {
+            deps.redis.once('ready', resolve);
+            setTimeout(resolve, READINESS_TIMEOUT_MS).unref();
+          });
+        }
+        return deps.redis.ping();
+      }),
     ]);
     return { postgres, redis };
   };
