@@ -34,7 +34,8 @@ export class InvalidUtf8Error extends Error {
   }
 }
 
-export function postgresBlobStore(pool: pg.Pool): BlobStore {
+/** The store on a pool, or on one client so that writes join the caller's transaction. */
+export function postgresBlobStore(pool: Pick<pg.Pool, 'query'>): BlobStore {
   return {
     async putMany(blobs) {
       if (blobs.length === 0) return 0;

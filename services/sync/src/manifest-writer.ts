@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { postgresBlobStore, type BlobStore } from '@lovsync/shared/blob-store';
 
 export interface ManifestEntry {
   path: string;
@@ -21,6 +22,7 @@ export class ManifestWriter {
   newBlobs = 0;
   newBlobBytes = 0;
   rows = 0;
+  private readonly blobs: BlobStore;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -30,7 +32,9 @@ export class ManifestWriter {
     private readonly current: Map<string, string>,
     private readonly maxBatchRows = 1000,
     private readonly maxBatchBytes = 2 * 1024 * 1024,
-  ) {}
+  ) {
+    this.blobs = postgresBlobStore(client);
+  }
 
   async add(entry: ManifestEntry): Promise<void> {
     if (this.failed) throw this.failed;
@@ -62,22 +66,12 @@ export class ManifestWriter {
     const candidates = new Map<string, Buffer>();
     for (const e of batch) if (this.current.get(e.path) !== e.hash) candidates.set(e.hash, e.content);
     if (candidates.size) {
-      const have = await this.client.query<{ hash: string }>(
-        'SELECT hash FROM blobs WHERE hash = ANY($1::text[])',
-        [[...candidates.keys()]],
-      );
-      for (const r of have.rows) candidates.delete(r.hash);
+      for (const hash of await this.blobs.existing([...candidates.keys()])) candidates.delete(hash);
     }
     if (candidates.size) {
-      const hashes = [...candidates.keys()];
       const contents = [...candidates.values()];
-      await this.client.query(
-        `INSERT INTO blobs (hash, size, content)
-         SELECT h, octet_length(c), c FROM unnest($1::text[], $2::bytea[]) AS t(h, c)
-         ON CONFLICT (hash) DO NOTHING`,
-        [hashes, contents],
-      );
-      this.newBlobs += hashes.length;
+      await this.blobs.putMany([...candidates].map(([hash, content]) => ({ hash, content })));
+      this.newBlobs += candidates.size;
       for (const c of contents) this.newBlobBytes += c.length;
     }
     await this.client.query(
