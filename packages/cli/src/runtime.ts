@@ -22,10 +22,13 @@ export function createRuntime(
     applicationName: `lovsync-${opts.service ?? 'cli'}`,
   });
   const workerConnection = createRedis(config.REDIS_URL, 'worker');
-  const producerConnection = createRedis(config.REDIS_URL, 'worker');
+  // The queues' own connection waits for Redis like the workers do: workers enqueue follow-up jobs
+  // (diff -> parse) that must not be dropped. Code behind HTTP requests uses a producer connection
+  // of its own that fails fast (packages/cli/src/http).
+  const queueConnection = createRedis(config.REDIS_URL, 'worker');
   workerConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
-  producerConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
-  const queues = createQueues(producerConnection, config.QUEUE_PREFIX);
+  queueConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  const queues = createQueues(queueConnection, config.QUEUE_PREFIX);
   return {
     config,
     log,
@@ -35,7 +38,7 @@ export function createRuntime(
     workerConnection,
     async close() {
       await queues.close().catch(() => undefined);
-      producerConnection.disconnect();
+      queueConnection.disconnect();
       workerConnection.disconnect();
       await database.close().catch(() => undefined);
     },
