@@ -109,70 +109,71 @@ export async function upsertDocument(
   );
 }
 
-/** Replaces the document's sections, chunks and cross-references (multi-row inserts, one per table). */
-export async function replaceDocumentContent(c: pg.PoolClient, doc: ExtractedDocument): Promise<void> {
+/**
+ * Replaces the document's sections, chunks and cross-references: one DELETE statement when it had
+ * content, then ONE statement inserting all three (data-modifying CTEs), so a file costs two round
+ * trips here whatever its size.
+ */
+export async function replaceDocumentContent(
+  c: pg.PoolClient,
+  doc: ExtractedDocument,
+  existing: boolean,
+): Promise<void> {
   const id = doc.documentId;
-  await c.query('DELETE FROM sections WHERE document_id = $1', [id]);
-  await c.query('DELETE FROM chunks WHERE document_id = $1', [id]);
-  await c.query('DELETE FROM cross_references WHERE document_id = $1', [id]);
+  if (existing) {
+    await c.query(
+      `WITH s AS (DELETE FROM sections WHERE document_id = $1), ch AS (DELETE FROM chunks WHERE document_id = $1)
+       DELETE FROM cross_references WHERE document_id = $1`,
+      [id],
+    );
+  }
   const s = doc.sections;
-  if (s.length) {
-    await c.query(
-      `INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::text[], $10::boolean[], $11::text[], $12::int[])`,
-      [
-        id,
-        s.map((x) => x.key),
-        s.map((x) => x.parentKey),
-        s.map((x) => x.kind),
-        s.map((x) => x.number),
-        s.map((x) => x.title),
-        s.map((x) => x.headingPath),
-        s.map((x) => x.text),
-        s.map((x) => x.notes),
-        s.map((x) => x.repealed),
-        s.map((x) => x.textHash),
-        s.map((x) => x.ord),
-      ],
-    );
-  }
   const ch = doc.chunks;
-  if (ch.length) {
-    // Most chunks are a whole section (one § per chunk): their text is taken from the section row
-    // just inserted instead of being sent a second time.
-    const sectionText = new Map(s.map((x) => [x.key, x.text]));
-    await c.query(
-      `INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
-       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, s.text), x.n
-       FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[]) AS x(c, k, o, h, t, n)
-       LEFT JOIN sections s ON x.t IS NULL AND s.document_id = $1 AND s.section_key = x.k`,
-      [
-        id,
-        ch.map((x) => x.chunkId),
-        ch.map((x) => x.sectionKey),
-        ch.map((x) => x.ord),
-        ch.map((x) => x.headingPath),
-        ch.map((x) => (sectionText.get(x.sectionKey) === x.text ? null : x.text)),
-        ch.map((x) => x.tokenCount),
-      ],
-    );
-  }
   const xr = doc.crossReferences;
-  if (xr.length) {
-    await c.query(
-      `INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
-      [
-        id,
-        xr.map((x) => x.sectionKey),
-        xr.map((x) => x.kind),
-        xr.map((x) => x.targetRefid),
-        xr.map((x) => x.targetPart),
-        xr.map((x) => x.raw),
-      ],
-    );
-  }
+  if (!s.length && !ch.length && !xr.length) return;
+  // Most chunks are a whole section (one § per chunk): their text is taken from the section rows
+  // inserted by the same statement instead of being sent a second time.
+  const sectionText = new Map(s.map((x) => [x.key, x.text]));
+  await c.query(
+    `WITH s AS (
+       INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::boolean[], $11::text[], $12::int[])
+       RETURNING section_key, text
+     ), ch AS (
+       INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
+       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, s.text), x.n
+       FROM unnest($13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::int[]) AS x(c, k, o, h, t, n)
+       LEFT JOIN s ON x.t IS NULL AND s.section_key = x.k
+     )
+     INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
+     SELECT $1, * FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[])`,
+    [
+      id,
+      s.map((x) => x.key),
+      s.map((x) => x.parentKey),
+      s.map((x) => x.kind),
+      s.map((x) => x.number),
+      s.map((x) => x.title),
+      s.map((x) => x.headingPath),
+      s.map((x) => x.text),
+      s.map((x) => x.notes),
+      s.map((x) => x.repealed),
+      s.map((x) => x.textHash),
+      s.map((x) => x.ord),
+      ch.map((x) => x.chunkId),
+      ch.map((x) => x.sectionKey),
+      ch.map((x) => x.ord),
+      ch.map((x) => x.headingPath),
+      ch.map((x) => (sectionText.get(x.sectionKey) === x.text ? null : x.text)),
+      ch.map((x) => x.tokenCount),
+      xr.map((x) => x.sectionKey),
+      xr.map((x) => x.kind),
+      xr.map((x) => x.targetRefid),
+      xr.map((x) => x.targetPart),
+      xr.map((x) => x.raw),
+    ],
+  );
 }
 
 export async function insertSectionChanges(

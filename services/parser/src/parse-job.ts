@@ -119,7 +119,7 @@ async function applyParsed(
       sourceHash: data.newHash!,
       runId: data.runId,
     });
-    await replaceDocumentContent(c, doc);
+    await replaceDocumentContent(c, doc, prev !== undefined);
     await c.query(
       `INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2) ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id`,
       [data.newHash, doc.documentId],
