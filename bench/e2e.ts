@@ -20,21 +20,13 @@
 import { spawn } from 'node:child_process';
 import { link, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  buildTarBz2,
-  editEntries,
-  FIXTURE_DATASETS,
-  fixtureEntries,
-  syntheticCorpus,
-  type ArchiveEntry,
-} from '../test/archive/archive-builder.ts';
-import { contentSize } from '../test/archive/archive-entry.ts';
 import { startEmulator, type Emulator } from '../test/emulator/server.ts';
 import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
 import { sampleBackendCpu } from './lib/backend-sampler.ts';
 import { ROOT, timeShell } from './lib/proc.ts';
 import { waitForQuiet } from './lib/quiet.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
+import { buildCorpusPair, type CorpusMeta } from './lib/tiered-corpus.ts';
 import { cachedDir } from './lib/work.ts';
 
 const REPS = Number(process.env.REPS ?? 3);
@@ -52,14 +44,6 @@ const SPEC = `e2e-v1 ${JSON.stringify({ TIERS, EDIT_FRACTION, EDIT_SEED })}`;
 /** lastModified the emulator lists for the cold archive; the edited one is a day later. */
 const COLD_LAST_MODIFIED = new Date('2026-07-01T01:31:00Z');
 const EDITED_LAST_MODIFIED = new Date('2026-07-02T01:31:00Z');
-
-interface CorpusMeta {
-  files: number;
-  bytes: number;
-  edited: number;
-  coldArchiveBytes: number;
-  editedArchiveBytes: number;
-}
 
 /** What `lovsync run --json` prints (the fields used here). */
 interface RunJson {
@@ -101,38 +85,14 @@ interface RunResult {
   postgresCpu: number;
 }
 
-/** The synthetic corpus thinned per fixture by {@link TIERS}; every document keeps a distinct identity. */
-function* tieredCorpus(): Generator<ArchiveEntry> {
-  const fixtures = FIXTURE_DATASETS.flatMap((dataset) => fixtureEntries(dataset));
-  const copiesOf = fixtures.map((f) => TIERS.find((t) => contentSize(f) <= t.maxBytes)!.copies);
-  const maxCopies = Math.max(...copiesOf);
-  let index = 0;
-  for (const entry of syntheticCorpus({ copies: maxCopies })) {
-    const fixture = index % fixtures.length;
-    const copy = Math.floor(index / fixtures.length);
-    // syntheticCorpus yields copy after copy in fixture order; copy 0 is the fixtures themselves.
-    if (copy === 0 && entry.path !== fixtures[fixture]!.path) throw new Error('unexpected corpus order');
-    if (copy < copiesOf[fixture]!) yield entry;
-    index++;
-  }
-}
-
-async function buildCorpus(dir: string): Promise<CorpusMeta> {
-  log('building the e2e corpus (cached in bench/.work/e2e)...');
-  await mkdir(join(dir, 'cold'));
-  await mkdir(join(dir, 'edited'));
-  const entries = [...tieredCorpus()];
-  const { entries: editedEntries, edited } = editEntries(entries, EDIT_FRACTION, EDIT_SEED);
-  const cold = await buildTarBz2(entries, join(dir, 'cold', DATASET));
-  const changed = await buildTarBz2(editedEntries, join(dir, 'edited', DATASET));
-  return {
-    files: entries.length,
-    bytes: entries.reduce((n, e) => n + contentSize(e), 0),
-    edited: edited.length,
-    coldArchiveBytes: cold.bytes,
-    editedArchiveBytes: changed.bytes,
-  };
-}
+const buildCorpus = (dir: string): Promise<CorpusMeta> =>
+  buildCorpusPair(dir, {
+    label: 'e2e',
+    tiers: TIERS,
+    dataset: DATASET,
+    editFraction: EDIT_FRACTION,
+    editSeed: EDIT_SEED,
+  });
 
 /** Serves `archive` as the emulator's only dataset (a hard link in its directory). */
 async function serve(emulator: Emulator, serveDir: string, archive: string, lastModified: Date) {

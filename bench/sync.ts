@@ -11,20 +11,12 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  buildTarBz2,
-  editEntries,
-  FIXTURE_DATASETS,
-  fixtureEntries,
-  syntheticCorpus,
-  type ArchiveEntry,
-} from '../test/archive/archive-builder.ts';
-import { contentSize } from '../test/archive/archive-entry.ts';
 import { startEmulator, type Emulator } from '../test/emulator/server.ts';
 import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
 import { runNodeChild, timeShell } from './lib/proc.ts';
 import type { SyncPhaseResult } from './lib/sync-phase.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
+import { buildCorpusPair, type CorpusMeta } from './lib/tiered-corpus.ts';
 import { cachedDir, WORK_DIR } from './lib/work.ts';
 
 const REPS = Number(process.env.REPS ?? 3);
@@ -47,46 +39,14 @@ const TIERS = [
 ];
 const SPEC = `sync-v1 ${JSON.stringify({ TIERS, EDIT_FRACTION, EDIT_SEED })}`;
 
-interface CorpusMeta {
-  files: number;
-  bytes: number;
-  edited: number;
-  coldArchiveBytes: number;
-  editedArchiveBytes: number;
-}
-
-/** The synthetic corpus thinned per fixture by {@link TIERS}; every document keeps a distinct identity. */
-function* tieredCorpus(): Generator<ArchiveEntry> {
-  const fixtures = FIXTURE_DATASETS.flatMap((dataset) => fixtureEntries(dataset));
-  const copiesOf = fixtures.map((f) => TIERS.find((t) => contentSize(f) <= t.maxBytes)!.copies);
-  const maxCopies = Math.max(...copiesOf);
-  let index = 0;
-  for (const entry of syntheticCorpus({ copies: maxCopies })) {
-    const fixture = index % fixtures.length;
-    const copy = Math.floor(index / fixtures.length);
-    // syntheticCorpus yields copy after copy in fixture order; copy 0 is the fixtures themselves.
-    if (copy === 0 && entry.path !== fixtures[fixture]!.path) throw new Error('unexpected corpus order');
-    if (copy < copiesOf[fixture]!) yield entry;
-    index++;
-  }
-}
-
-async function buildCorpus(dir: string): Promise<CorpusMeta> {
-  log('building the sync corpus (cached in bench/.work/sync)...');
-  await mkdir(join(dir, 'cold'));
-  await mkdir(join(dir, 'edited'));
-  const entries = [...tieredCorpus()];
-  const { entries: editedEntries, edited } = editEntries(entries, EDIT_FRACTION, EDIT_SEED);
-  const cold = await buildTarBz2(entries, join(dir, 'cold', DATASET));
-  const changed = await buildTarBz2(editedEntries, join(dir, 'edited', DATASET));
-  return {
-    files: entries.length,
-    bytes: entries.reduce((n, e) => n + contentSize(e), 0),
-    edited: edited.length,
-    coldArchiveBytes: cold.bytes,
-    editedArchiveBytes: changed.bytes,
-  };
-}
+const buildCorpus = (dir: string): Promise<CorpusMeta> =>
+  buildCorpusPair(dir, {
+    label: 'sync',
+    tiers: TIERS,
+    dataset: DATASET,
+    editFraction: EDIT_FRACTION,
+    editSeed: EDIT_SEED,
+  });
 
 async function cPipeline(emulator: Emulator, rep: number): Promise<number> {
   const out = join(WORK_DIR, `sync-extract-${rep}`);
