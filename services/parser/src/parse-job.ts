@@ -28,10 +28,16 @@ interface DocumentState {
   title: string;
 }
 
-async function lockPendingChange(c: pg.PoolClient, id: number): Promise<boolean> {
+/**
+ * Locks the file_changes row; with `documentId`, also takes the document's advisory lock in the
+ * same round trip (jobs of different files can carry the same dokid: renamed archives).
+ */
+async function lockPendingChange(c: pg.PoolClient, id: number, documentId?: string): Promise<boolean> {
   const r = await c.query<{ parse_status: string }>(
-    'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE',
-    [id],
+    documentId === undefined
+      ? 'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE'
+      : `SELECT parse_status, pg_advisory_xact_lock(hashtextextended($2, 7415)) FROM file_changes WHERE id = $1 FOR UPDATE`,
+    documentId === undefined ? [id] : [id, documentId],
   );
   return r.rows[0]?.parse_status === 'pending';
 }
@@ -55,9 +61,15 @@ export async function markFailed(pool: pg.Pool, id: number, error: string): Prom
   );
 }
 
-async function lockDocument(c: pg.PoolClient, documentId: string): Promise<DocumentState | undefined> {
-  // Jobs of different files can carry the same dokid (renamed archives): serialise them.
-  await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7415))', [documentId]);
+async function lockDocument(
+  c: pg.PoolClient,
+  documentId: string,
+  opts: { advisoryHeld?: boolean } = {},
+): Promise<DocumentState | undefined> {
+  // Jobs of different files can carry the same dokid (renamed archives): serialise them. The read
+  // below is a statement of its own, so its snapshot is taken after the lock was granted.
+  if (!opts.advisoryHeld)
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7415))', [documentId]);
   const r = await c.query<DocumentState>(
     `SELECT status, last_run_id, last_changed_by, last_change_in_force::text AS last_change_in_force, title
      FROM documents WHERE document_id = $1 FOR UPDATE`,
@@ -79,8 +91,8 @@ async function applyParsed(
   doc: ExtractedDocument,
 ): Promise<ParseOutcome> {
   return withTransaction(ctx.database.pool, async (c) => {
-    if (!(await lockPendingChange(c, data.fileChangeId))) return { outcome: 'already-done' };
-    const prev = await lockDocument(c, doc.documentId);
+    if (!(await lockPendingChange(c, data.fileChangeId, doc.documentId))) return { outcome: 'already-done' };
+    const prev = await lockDocument(c, doc.documentId, { advisoryHeld: true });
     if (prev && prev.last_run_id > data.runId) {
       await markSucceeded(c, data.fileChangeId, `superseded by run ${prev.last_run_id}`);
       return { outcome: 'superseded', byRun: prev.last_run_id };
@@ -120,39 +132,43 @@ async function applyParsed(
       runId: data.runId,
     });
     await replaceDocumentContent(c, doc, prev !== undefined);
-    await c.query(
-      `INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2) ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id`,
-      [data.newHash, doc.documentId],
-    );
     let change: 'added' | 'modified' | null = null;
     if (isNew) change = 'added';
     else if (changes.length || metadataMoved) change = 'modified';
     if (change === 'modified') await insertSectionChanges(c, data.runId, doc.documentId, changes);
-    if (change) {
-      const amendment =
-        !!prev &&
-        (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
-      const n = (k: SectionChange['change']) => changes.filter((x) => x.change === k).length;
-      await c.query(
-        `INSERT INTO document_changes (run_id, document_id, change, kind, dataset, path, sections_added, sections_modified, sections_removed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    const amendment =
+      !!prev &&
+      (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
+    const n = (k: SectionChange['change']) => changes.filter((x) => x.change === k).length;
+    // The content hash -> dokid mapping, the document_changes row (when something changed) and the
+    // file_changes outcome, in one statement.
+    await c.query(
+      `WITH bd AS (
+         INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2)
+         ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id
+       ), dc AS (
+         INSERT INTO document_changes (run_id, document_id, change, kind, dataset, path, sections_added, sections_modified, sections_removed)
+         SELECT $3, $2, $4, $5, $6, $7, $8, $9, $10 WHERE $4::text IS NOT NULL
          ON CONFLICT (run_id, document_id) DO UPDATE SET change = EXCLUDED.change, kind = EXCLUDED.kind, dataset = EXCLUDED.dataset,
            path = EXCLUDED.path, sections_added = EXCLUDED.sections_added, sections_modified = EXCLUDED.sections_modified,
-           sections_removed = EXCLUDED.sections_removed`,
-        [
-          data.runId,
-          doc.documentId,
-          change,
-          change === 'modified' ? (amendment ? 'amendment' : 'editorial') : null,
-          data.dataset,
-          data.path,
-          change === 'added' ? doc.sections.length : n('added'),
-          n('modified'),
-          n('removed'),
-        ],
-      );
-    }
-    await markSucceeded(c, data.fileChangeId);
+           sections_removed = EXCLUDED.sections_removed
+       )
+       UPDATE file_changes SET parse_status = 'succeeded', parse_error = NULL, parsed_at = now()
+       WHERE id = $11 AND parse_status = 'pending'`,
+      [
+        data.newHash,
+        doc.documentId,
+        data.runId,
+        change,
+        change === 'modified' ? (amendment ? 'amendment' : 'editorial') : null,
+        data.dataset,
+        data.path,
+        change === 'added' ? doc.sections.length : n('added'),
+        n('modified'),
+        n('removed'),
+        data.fileChangeId,
+      ],
+    );
     return {
       outcome: 'parsed',
       documentId: doc.documentId,
