@@ -21,22 +21,19 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import type { SAXOptions, SAXParser } from 'sax';
 import { enqueuePendingParses } from '@lovsync/differ';
 import { parseConfig } from '@lovsync/shared/config';
 import { createRuntime } from '../packages/cli/src/runtime.ts';
 import { buildTarBz2, syntheticCorpus } from '../test/archive/archive-builder.ts';
 import { contentSize } from '../test/archive/archive-entry.ts';
-import { startEmulator } from '../test/emulator/server.ts';
-import { createTestContext } from '../test/support/context.ts';
-import { syncAndDiff } from '../test/support/cycle.ts';
-import { createTestEnv, deleteRedisPrefix, PG_ADMIN_URL, type TestEnv } from '../test/support/harness.ts';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../test/support/harness.ts';
 import { startWorkerProcess, stopProcess } from '../test/support/processes.ts';
 import { machineCpuSeconds, postgresBackendCpuSeconds, processCpuSeconds } from './lib/cpu.ts';
 import { summariseProfiles, type ProfileSummary } from './lib/cpuprofile.ts';
 import { peakRss, ROOT, startWorkerWithFlags, timeShell } from './lib/proc.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
+import { cloneDatabase, dropDatabase, makeBacklog, waitUntilParsed } from './lib/backlog.ts';
 import { cachedDir, WORK_DIR } from './lib/work.ts';
 
 /** sax is a dependency of the parser service, not of the workspace root. */
@@ -108,63 +105,13 @@ async function buildCorpus(dir: string): Promise<CorpusMeta> {
   };
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Sync + diff of the corpus into the template database; returns the run id with the pending parses. */
-async function makeBacklog(env: TestEnv, archiveDir: string): Promise<number> {
-  const emulator = await startEmulator({ dir: archiveDir });
-  const ctx = createTestContext(env, { LOVDATA_API_URL: emulator.url });
-  try {
-    const { runId } = await syncAndDiff(ctx, true);
-    await ctx.queues.parse.obliterate({ force: true });
-    return runId;
-  } finally {
-    await ctx.close();
-    await emulator.close();
-    // CREATE DATABASE ... TEMPLATE needs the template without connections.
-    await env.database.close();
-  }
-}
-
-async function waitUntilParsed(
-  pool: pg.Pool,
-  runId: number,
-  onPoll: (pending: number) => void,
-): Promise<number> {
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    const { pending, failed } = (
-      await pool.query<{ pending: number; failed: number }>(
-        `SELECT count(*) FILTER (WHERE parse_status = 'pending')::int AS pending,
-                count(*) FILTER (WHERE parse_status = 'failed')::int AS failed
-         FROM file_changes WHERE run_id = $1`,
-        [runId],
-      )
-    ).rows[0]!;
-    onPoll(pending);
-    if (pending === 0) return failed;
-    if (Date.now() > deadline) throw new Error(`${pending} parses still pending after 15 min`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function runScenario(env: TestEnv, runId: number, s: Scenario, round: number): Promise<ScenarioResult> {
   const name = `${env.name}_${s.label.replace(/\W/g, '_')}_${round}`;
   const prefix = `${env.prefix}-${s.label.replace(/\W/g, '_')}-${round}`;
-  const url = new URL(env.databaseUrl);
-  url.pathname = `/${name}`;
-  const overrides = { DATABASE_URL: url.toString(), QUEUE_PREFIX: prefix, PARSER_CONCURRENCY: CONCURRENCY };
+  const databaseUrl = await cloneDatabase(env, name);
+  const overrides = { DATABASE_URL: databaseUrl, QUEUE_PREFIX: prefix, PARSER_CONCURRENCY: CONCURRENCY };
   const profileDir = join(WORK_DIR, 'profiles', `${s.label.replace(/\W/g, '_')}-${round}`);
   if (PROFILE) await rm(profileDir, { recursive: true, force: true });
-  await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${env.name}"`));
   const rt = createRuntime(parseConfig(env.env(overrides)), { log: env.log, service: 'bench' });
   const workers: ChildProcess[] = [];
   try {
@@ -203,11 +150,13 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
     await enqueuePendingParses(pool, rt.queues, runId);
     // The first process's VmHWM when a quarter, half, three quarters and all of the backlog is done.
     const rssAtQuarters: number[] = [];
-    const failed = await waitUntilParsed(pool, runId, (pending) => {
-      const done = 1 - pending / files;
-      while (rssAtQuarters.length < 4 && done >= (rssAtQuarters.length + 1) / 4) {
-        rssAtQuarters.push(peakRss(workers[0]!.pid!));
-      }
+    const failed = await waitUntilParsed(pool, runId, {
+      onPoll: (pending) => {
+        const done = 1 - pending / files;
+        while (rssAtQuarters.length < 4 && done >= (rssAtQuarters.length + 1) / 4) {
+          rssAtQuarters.push(peakRss(workers[0]!.pid!));
+        }
+      },
     });
     const ms = performance.now() - t0;
     const machine1 = machineCpuSeconds();
@@ -229,7 +178,7 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
   } finally {
     await Promise.all(workers.map((w) => stopProcess(w)));
     await rt.close();
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    await dropDatabase(name);
     await deleteRedisPrefix(prefix);
   }
 }
