@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../test/emulator/server.ts';
 import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
 import { sampleBackendCpu } from './lib/backend-sampler.ts';
-import { ROOT, timeShell } from './lib/proc.ts';
+import type { RunCycleResult } from '../packages/cli/src/run-cycle.ts';
+import { collectOutput, ROOT, timeShell } from './lib/proc.ts';
 import { waitForQuiet } from './lib/quiet.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
 import { buildCorpusPair, type CorpusMeta } from './lib/tiered-corpus.ts';
@@ -45,22 +46,8 @@ const SPEC = `e2e-v1 ${JSON.stringify({ TIERS, EDIT_FRACTION, EDIT_SEED })}`;
 const COLD_LAST_MODIFIED = new Date('2026-07-01T01:31:00Z');
 const EDITED_LAST_MODIFIED = new Date('2026-07-02T01:31:00Z');
 
-/** What `lovsync run --json` prints (the fields used here). */
-interface RunJson {
-  run: {
-    id: number;
-    status: string;
-    filesAdded: number;
-    filesModified: number;
-    filesRemoved: number;
-    filesUnchanged: number;
-    parseTotal: number;
-    parseSucceeded: number;
-    parseFailed: number;
-  };
-  datasets: { dataset: string; status: string; timings: Record<string, number> | null }[];
-  phases: { syncMs: number; totalMs: number };
-}
+/** What `lovsync run --json` prints: the CLI's own result type. */
+type RunJson = RunCycleResult;
 
 interface RunResult {
   kind: 'cold' | 'incremental';
@@ -123,14 +110,7 @@ async function runCli(
     ],
     { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (c) => resolve(c));
-  });
+  const { code, stdout, stderr } = await collectOutput(child);
   const wallMs = performance.now() - t0;
   if (code !== 0) {
     throw new Error(`lovsync run exited ${code}: ${stderr.trim().slice(-3000)}\n${stdout.slice(-2000)}`);

@@ -17,9 +17,9 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-/** CPU seconds so far of the PostgreSQL backends connected to `database` (from their process titles). */
-export function postgresBackendCpuSeconds(database: string): number {
-  let total = 0;
+/** CPU seconds so far of each PostgreSQL backend connected to `database` (from their process titles), by pid. */
+export function postgresBackendCpuByPid(database: string): Map<number, number> {
+  const out = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let title: string;
@@ -28,9 +28,17 @@ export function postgresBackendCpuSeconds(database: string): number {
     } catch {
       continue;
     }
-    if (title.startsWith('postgres: ') && title.includes(` ${database} `))
-      total += processCpuSeconds(Number(entry));
+    if (title.startsWith('postgres: ') && title.includes(` ${database} `)) {
+      out.set(Number(entry), processCpuSeconds(Number(entry)));
+    }
   }
+  return out;
+}
+
+/** CPU seconds so far of the PostgreSQL backends connected to `database`. */
+export function postgresBackendCpuSeconds(database: string): number {
+  let total = 0;
+  for (const cpu of postgresBackendCpuByPid(database).values()) total += cpu;
   return total;
 }
 

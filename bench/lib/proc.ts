@@ -35,6 +35,21 @@ export function reportResult(result: unknown): void {
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 }
 
+/** Waits for a child spawned with piped stdout/stderr to close; returns its exit code and output. */
+export async function collectOutput(
+  child: ChildProcess,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  });
+  return { code, stdout, stderr };
+}
+
 /**
  * Runs `node --import tsx <script> ...args` from the repository root with extra env vars and
  * returns the value the script passed to {@link reportResult}.
@@ -49,14 +64,7 @@ export async function runNodeChild<T>(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (c) => resolve(c));
-  });
+  const { code, stdout, stderr } = await collectOutput(child);
   const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
   if (code !== 0 || !line) {
     throw new Error(`${script} ${args.join(' ')} exited ${code}: ${stderr.trim().slice(-3000)}`);
