@@ -131,9 +131,12 @@ export async function replaceDocumentContent(
   const ch = doc.chunks;
   const xr = doc.crossReferences;
   if (!s.length && !ch.length && !xr.length) return;
-  // Most chunks are a whole section (one § per chunk): their text is taken from the section rows
-  // inserted by the same statement instead of being sent a second time.
-  const sectionText = new Map(s.map((x) => [x.key, x.text]));
+  // A chunk is a section's whole text or a piece of it (the chunker never copies characters), so
+  // its text is not sent a second time: only its position in the section's text, which the same
+  // statement cuts out of the section row it inserts. Positions are in code points for Postgres'
+  // substr(); a section with characters outside the BMP (never seen in Lovdata) sends its
+  // chunks' text as is.
+  const spans = chunkSpans(s, ch);
   await c.query(
     `WITH s AS (
        INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
@@ -142,8 +145,9 @@ export async function replaceDocumentContent(
        RETURNING section_key, text
      ), ch AS (
        INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
-       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, s.text), x.n
-       FROM unnest($13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::int[]) AS x(c, k, o, h, t, n)
+       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, substr(s.text, x.f, x.l)), x.n
+       FROM unnest($13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::int[], $24::int[], $25::int[])
+         AS x(c, k, o, h, t, n, f, l)
        LEFT JOIN s ON x.t IS NULL AND s.section_key = x.k
      )
      INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
@@ -165,15 +169,51 @@ export async function replaceDocumentContent(
       ch.map((x) => x.sectionKey),
       ch.map((x) => x.ord),
       ch.map((x) => x.headingPath),
-      ch.map((x) => (sectionText.get(x.sectionKey) === x.text ? null : x.text)),
+      spans.text,
       ch.map((x) => x.tokenCount),
       xr.map((x) => x.sectionKey),
       xr.map((x) => x.kind),
       xr.map((x) => x.targetRefid),
       xr.map((x) => x.targetPart),
       xr.map((x) => x.raw),
+      spans.from,
+      spans.length,
     ],
   );
+}
+
+const NON_BMP = /[\uD800-\uDFFF]/;
+
+/**
+ * Per chunk: null text plus its 1-based start and length in its section's text, or the text itself
+ * (a chunk of no section, or of a section with surrogate pairs, where UTF-16 offsets are not
+ * Postgres character offsets).
+ */
+export function chunkSpans(
+  sections: ExtractedDocument['sections'],
+  chunks: ExtractedDocument['chunks'],
+): { text: (string | null)[]; from: (number | null)[]; length: (number | null)[] } {
+  const sectionText = new Map<string, string | null>();
+  for (const s of sections) sectionText.set(s.key, NON_BMP.test(s.text) ? null : s.text);
+  const cursor = new Map<string, number>();
+  const text: (string | null)[] = [];
+  const from: (number | null)[] = [];
+  const length: (number | null)[] = [];
+  for (const c of chunks) {
+    const whole = sectionText.get(c.sectionKey);
+    const at = whole == null ? -1 : whole.indexOf(c.text, cursor.get(c.sectionKey) ?? 0);
+    if (at < 0) {
+      text.push(c.text);
+      from.push(null);
+      length.push(null);
+    } else {
+      cursor.set(c.sectionKey, at + c.text.length);
+      text.push(null);
+      from.push(at + 1);
+      length.push(c.text.length);
+    }
+  }
+  return { text, from, length };
 }
 
 export async function insertSectionChanges(
