@@ -138,17 +138,20 @@ export async function replaceDocumentContent(
   // chunks' text as is.
   const spans = chunkSpans(s, ch);
   await c.query(
-    `WITH s AS (
+    `WITH i AS MATERIALIZED (
+       SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::boolean[], $11::text[], $12::int[]) AS t(k, p, kind, num, title, h, text, notes, rep, hash, o)
+     ), s AS (
        INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::text[], $10::boolean[], $11::text[], $12::int[])
-       RETURNING section_key, text
+       SELECT $1, * FROM i
+     ), b AS MATERIALIZED (
+       SELECT k, convert_to(text, 'UTF8') AS bytes FROM i WHERE k = ANY($26::text[])
      ), ch AS (
        INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
-       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, substr(s.text, x.f, x.l)), x.n
+       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, convert_from(substring(b.bytes FROM x.f FOR x.l), 'UTF8')), x.n
        FROM unnest($13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::int[], $24::int[], $25::int[])
          AS x(c, k, o, h, t, n, f, l)
-       LEFT JOIN s ON x.t IS NULL AND s.section_key = x.k
+       LEFT JOIN b ON x.t IS NULL AND b.k = x.k
      )
      INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
      SELECT $1, * FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[])`,
@@ -178,65 +181,50 @@ export async function replaceDocumentContent(
       xr.map((x) => x.raw),
       spans.from,
       spans.length,
+      spans.sections,
     ],
   );
 }
 
-const NON_BMP = /[\uD800-\uDFFF]/;
-
 /**
- * Per chunk: null text plus its 1-based start and length in its section's text, or the text itself
- * (a chunk of no section, or of a section with surrogate pairs, where UTF-16 offsets are not
- * Postgres character offsets).
+ * Per chunk: null text plus its 1-based start and length in bytes in the UTF-8 of its section's
+ * text, or the text itself when it is not a piece of its section's text (text outside § grouped
+ * per parent). `sections` lists the sections some chunk is cut from.
  */
 export function chunkSpans(
   sections: ExtractedDocument['sections'],
   chunks: ExtractedDocument['chunks'],
-): { text: (string | null)[]; from: (number | null)[]; length: (number | null)[] } {
-  const sectionText = new Map<string, string | null>();
-  for (const s of sections) sectionText.set(s.key, NON_BMP.test(s.text) ? null : s.text);
-  const cursor = new Map<string, number>();
+): { text: (string | null)[]; from: (number | null)[]; length: (number | null)[]; sections: string[] } {
+  const sectionText = new Map<string, string>();
+  for (const s of sections) sectionText.set(s.key, s.text);
+  /** Per section: how far (UTF-16 index, and the UTF-8 bytes before it) the previous chunk got. */
+  const cursor = new Map<string, { at: number; byte: number }>();
   const text: (string | null)[] = [];
   const from: (number | null)[] = [];
   const length: (number | null)[] = [];
   for (const c of chunks) {
     const whole = sectionText.get(c.sectionKey);
-    const at = whole == null ? -1 : whole.indexOf(c.text, cursor.get(c.sectionKey) ?? 0);
-    if (at < 0) {
+    const pos = cursor.get(c.sectionKey) ?? { at: 0, byte: 0 };
+    const at = whole === undefined ? -1 : whole.indexOf(c.text, pos.at);
+    const end = at + c.text.length;
+    if (at < 0 || splitsPair(whole!, at) || splitsPair(whole!, end)) {
       text.push(c.text);
       from.push(null);
       length.push(null);
-    } else {
-      cursor.set(c.sectionKey, at + c.text.length);
-      text.push(null);
-      from.push(at + 1);
-      length.push(c.text.length);
+      continue;
     }
+    const byte = pos.byte + Buffer.byteLength(whole!.slice(pos.at, at));
+    const bytes = Buffer.byteLength(c.text);
+    cursor.set(c.sectionKey, { at: end, byte: byte + bytes });
+    text.push(null);
+    from.push(byte + 1);
+    length.push(bytes);
   }
-  return { text, from, length };
+  return { text, from, length, sections: [...cursor.keys()] };
 }
 
-export async function insertSectionChanges(
-  c: pg.PoolClient,
-  runId: number,
-  documentId: string,
-  changes: SectionChange[],
-): Promise<void> {
-  if (!changes.length) return;
-  await c.query(
-    `INSERT INTO section_changes (run_id, document_id, section_key, change, number, heading_path, old_text, new_text)
-     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-     ON CONFLICT (run_id, document_id, section_key) DO UPDATE SET change = EXCLUDED.change, number = EXCLUDED.number,
-       heading_path = EXCLUDED.heading_path, old_text = EXCLUDED.old_text, new_text = EXCLUDED.new_text`,
-    [
-      runId,
-      documentId,
-      changes.map((x) => x.key),
-      changes.map((x) => x.change),
-      changes.map((x) => x.number),
-      changes.map((x) => x.headingPath),
-      changes.map((x) => x.oldText),
-      changes.map((x) => x.newText),
-    ],
-  );
+/** True when index i of s falls between the two halves of a surrogate pair. */
+function splitsPair(s: string, i: number): boolean {
+  const code = s.charCodeAt(i);
+  return i > 0 && i < s.length && code >= 0xdc00 && code <= 0xdfff;
 }
