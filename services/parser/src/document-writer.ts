@@ -186,6 +186,31 @@ export async function replaceDocumentContent(
   );
 }
 
+export async function insertSectionChanges(
+  c: pg.PoolClient,
+  runId: number,
+  documentId: string,
+  changes: SectionChange[],
+): Promise<void> {
+  if (!changes.length) return;
+  await c.query(
+    `INSERT INTO section_changes (run_id, document_id, section_key, change, number, heading_path, old_text, new_text)
+     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+     ON CONFLICT (run_id, document_id, section_key) DO UPDATE SET change = EXCLUDED.change, number = EXCLUDED.number,
+       heading_path = EXCLUDED.heading_path, old_text = EXCLUDED.old_text, new_text = EXCLUDED.new_text`,
+    [
+      runId,
+      documentId,
+      changes.map((x) => x.key),
+      changes.map((x) => x.change),
+      changes.map((x) => x.number),
+      changes.map((x) => x.headingPath),
+      changes.map((x) => x.oldText),
+      changes.map((x) => x.newText),
+    ],
+  );
+}
+
 /**
  * Per chunk: null text plus its 1-based start and length in bytes in the UTF-8 of its section's
  * text, or the text itself when it is not a piece of its section's text (text outside § grouped
