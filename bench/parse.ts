@@ -1,8 +1,9 @@
 /**
  * bench/parse (issue 5): parser throughput, database writes included, on a >= 100 MB corpus built
  * from the fixtures (distinct synthetic copies, 5% of them with an edited ledd), against bare sax
- * tokenising of the same files (no handlers) and `xmllint --stream --noout` over the same files on
- * disk, in the same script; 1 vs 2 parser processes; peak RSS (VmHWM) of each parser process at
+ * tokenising of the same files (no handlers; the issue's baseline), bare saxes (the tokenizer the
+ * parser uses since sax could not reach the target; see the README) and `xmllint --stream --noout`
+ * over the same files on disk, in the same script; 1 vs 2 parser processes; peak RSS (VmHWM) of each parser process at
  * two corpus sizes.
  *
  * The backlog (blobs + pending file_changes) is made once by runSync + processDiffJob into a
@@ -18,10 +19,10 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { SAXOptions, SAXParser } from 'sax';
+import sax from 'sax';
+import { SaxesParser } from 'saxes';
 import { enqueuePendingParses } from '@lovsync/differ';
 import { parseConfig } from '@lovsync/shared/config';
 import { createRuntime } from '../packages/cli/src/runtime.ts';
@@ -31,15 +32,10 @@ import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../test/support/
 import { startWorkerProcess, stopProcess } from '../test/support/processes.ts';
 import { machineCpuSeconds, postgresBackendCpuSeconds, processCpuSeconds } from './lib/cpu.ts';
 import { summariseProfiles, type ProfileSummary } from './lib/cpuprofile.ts';
-import { peakRss, ROOT, startWorkerWithFlags, timeShell } from './lib/proc.ts';
+import { peakRss, startWorkerWithFlags, timeShell } from './lib/proc.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
 import { cloneDatabase, dropDatabase, makeBacklog, waitUntilParsed } from './lib/backlog.ts';
 import { cachedDir, WORK_DIR } from './lib/work.ts';
-
-/** sax is a dependency of the parser service, not of the workspace root. */
-const sax = createRequire(join(ROOT, 'services/parser/package.json'))('sax') as {
-  parser(strict: boolean, opt?: SAXOptions): SAXParser;
-};
 
 const REPS = Number(process.env.REPS ?? 2);
 /** PROFILE=1: the parser processes run with --cpu-prof; a summary follows the table (slower runs). */
@@ -190,6 +186,13 @@ function bareSax(buffers: Buffer[]): number {
   return performance.now() - t0;
 }
 
+/** Bare saxes (the parser's tokenizer), the same way: defaults, no handlers. */
+function bareSaxes(buffers: Buffer[]): number {
+  const t0 = performance.now();
+  for (const buffer of buffers) new SaxesParser().write(buffer.toString('utf8')).close();
+  return performance.now() - t0;
+}
+
 async function main(): Promise<void> {
   const { dir, meta } = await cachedDir('parse', SPEC, buildCorpus);
   log(`corpus: ${meta.files} files, ${(meta.bytes / MB).toFixed(1)} MB of XML`);
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
   const xmllint = `cd ${xmlDir} && xmllint --stream --noout ${meta.paths.join(' ')}`;
 
   const env = await createTestEnv('bench_parse');
-  const base = { sax: [] as number[], xmllint: [] as number[] };
+  const base = { sax: [] as number[], saxes: [] as number[], xmllint: [] as number[] };
   const results: ScenarioResult[] = [];
   try {
     log('making the backlog: runSync + processDiffJob into the template database...');
@@ -210,8 +213,9 @@ async function main(): Promise<void> {
     ];
     for (let round = 1; round <= REPS; round++) {
       for (const s of scenarios.filter((x) => round === 1 || x.fraction === 1)) {
-        log(`round ${round}/${REPS}: bare sax, xmllint --stream`);
+        log(`round ${round}/${REPS}: bare sax, bare saxes, xmllint --stream`);
         base.sax.push(bareSax(buffers));
+        base.saxes.push(bareSaxes(buffers));
         base.xmllint.push(await timeShell(xmllint));
         log(`round ${round}/${REPS}: parser, ${s.label} (PARSER_CONCURRENCY=${CONCURRENCY})`);
         const r = await runScenario(env, runId, s, round);
@@ -230,13 +234,14 @@ async function main(): Promise<void> {
 
 function report(
   meta: CorpusMeta,
-  base: { sax: number[]; xmllint: number[] },
+  base: { sax: number[]; saxes: number[]; xmllint: number[] },
   results: ScenarioResult[],
 ): void {
   const mbps = (bytes: number, ms: number) => bytes / MB / (ms / 1000);
   const of = (label: string) => results.filter((r) => r.label === label);
   const saxMbps = base.sax.map((ms) => mbps(meta.bytes, ms));
   const xmllintMbps = base.xmllint.map((ms) => mbps(meta.bytes, ms));
+  const saxesMbps = base.saxes.map((ms) => mbps(meta.bytes, ms));
   const saxMedian = summarise(saxMbps).median;
   const rows: string[][] = [
     [
@@ -245,6 +250,14 @@ function report(
       fmt(base.sax.map((ms) => ms / 1000)),
       fmt(saxMbps, 1),
       '1.00',
+      '-',
+    ],
+    [
+      "bare saxes (the parser's tokenizer, no handlers)",
+      `${(meta.bytes / MB).toFixed(1)}`,
+      fmt(base.saxes.map((ms) => ms / 1000)),
+      fmt(saxesMbps, 1),
+      (summarise(saxesMbps).median / saxMedian).toFixed(2),
       '-',
     ],
     [

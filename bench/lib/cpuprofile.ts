@@ -16,7 +16,7 @@ interface CpuProfile {
 /** Coarse areas, first match wins (by script URL or V8 pseudo-function). */
 const AREAS: [string, (fn: string, url: string) => boolean][] = [
   ['garbage collector', (fn) => fn === '(garbage collector)'],
-  ['sax tokenizer', (_fn, url) => url.includes('/sax/')],
+  ['XML tokenizer (saxes)', (_fn, url) => url.includes('/saxes/') || url.includes('/sax/')],
   ['extractor (services/parser/src/extract)', (_fn, url) => url.includes('services/parser/src/extract')],
   ['parser jobs + writer (services/parser/src)', (_fn, url) => url.includes('services/parser/src')],
   ['pg driver', (_fn, url) => /\/(pg|pg-protocol|pg-types|pg-pool|postgres-bytea)\//.test(url)],

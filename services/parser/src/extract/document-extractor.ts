@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import sax from 'sax';
-import type { SAXOptions, SAXParser, Tag } from 'sax';
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { DEFAULT_MAX_CHUNK_CHARS, estimateTokens, splitIntoChunks } from './chunker.ts';
 import {
   AMEND_ATTRIBUTES,
@@ -264,7 +263,7 @@ interface PendingReference {
 }
 
 class DocumentExtractor {
-  private readonly parser: SAXParser;
+  private readonly parser: SaxesParser<{ xmlns: false; position: boolean }>;
   private readonly header = new HeaderFieldCollector();
   private readonly root = new Unit('root', null);
   private readonly stack: Unit[] = [this.root];
@@ -298,27 +297,29 @@ class DocumentExtractor {
     private readonly maxChunkChars: number,
     private readonly trackPosition: boolean,
   ) {
-    const options: SAXOptions & { strictEntities: boolean } = {
-      strictEntities: true,
-      position: trackPosition,
-    };
-    const parser = sax.parser(true, options);
-    parser.onopentag = (tag) => this.open(tag as Tag);
-    parser.onclosetag = () => this.closeElement();
-    parser.ontext = (t) => this.text(t);
-    parser.oncdata = (t) => this.text(t);
-    parser.ondoctype = (doctype) => this.doctype(doctype);
-    parser.onerror = (err) => {
-      const reason = err.message.split('\n', 1)[0] ?? 'parse error';
+    // Plain XML 1.0 without namespace processing; saxes knows only the five predefined entities
+    // and character references, so any other entity reference is an error, never an expansion.
+    const parser = new SaxesParser({ xmlns: false, position: trackPosition });
+    parser.on('opentag', (tag) => this.open(tag));
+    parser.on('closetag', () => this.closeElement());
+    parser.on('text', (t) => this.text(t));
+    parser.on('cdata', (t) => this.text(t));
+    parser.on('doctype', (doctype) => this.doctype(doctype));
+    parser.on('error', (err) => {
+      // saxes prefixes "line:column: " when it tracks positions; ours are added by syntaxError.
+      const reason = (err.message.split('\n', 1)[0] ?? 'parse error').replace(/^\d+:\d+: /, '');
+      if (!this.rootSeen && /must contain a root element/.test(reason)) {
+        throw new MalformedDocumentError('empty document: no root element', undefined, { cause: err });
+      }
       throw this.syntaxError(`not well-formed XML: ${reason}`, err);
-    };
+    });
     this.parser = parser;
   }
 
   /** An error at the parser's current position (line/column when positions are tracked). */
   private syntaxError(message: string, cause?: unknown): MalformedDocumentError {
     if (this.trackPosition) {
-      const position = { line: this.parser.line + 1, column: this.parser.column };
+      const position = { line: this.parser.line, column: this.parser.column };
       return new MalformedDocumentError(message, position, { cause });
     }
     const err = new MalformedDocumentError(message, undefined, { cause });
@@ -345,7 +346,7 @@ class DocumentExtractor {
     }
   }
 
-  private open(tag: Tag): void {
+  private open(tag: SaxesTagPlain): void {
     const roles = this.roles;
     if (this.skipDepth > 0) {
       this.skipDepth++;

@@ -28,7 +28,7 @@ describe('bad input -> MalformedDocumentError', () => {
 
   it('unclosed tag at the end of input', async () => {
     const err = await rejection(doc(ARTICLE).replace('</main></body></html>', '</main></body>'));
-    expect(err.message).toMatch(/not well-formed XML: Unclosed root tag/);
+    expect(err.message).toMatch(/not well-formed XML: unclosed tag: html/);
   });
 
   it('mismatched close tag, with line and column', async () => {
