@@ -25,7 +25,8 @@ import type {
 } from './types.ts';
 
 /**
- * Stream one Lovdata XML document through a strict sax parser and return its document fields,
+ * Stream one Lovdata XML document through a strict XML parser (saxes: sax's event model, 2-3x its
+ * speed; see bench/parse) and return its document fields,
  * sections (units), chunks and cross-references. The input is fed in slices of at most 64 KiB and
  * the event loop gets a turn between slices, so a very large document never blocks it for long.
  * Throws MalformedDocumentError for anything that is not a well-formed, entity-free UTF-8
@@ -39,7 +40,7 @@ export async function extractDocument(
   if (!Number.isInteger(maxChunkChars) || maxChunkChars < 1) {
     throw new RangeError(`maxChunkChars must be a positive integer, got ${maxChunkChars}`);
   }
-  // sax's line/column bookkeeping costs ~13% of its time, so the document is parsed without it;
+  // The tokenizer's line/column bookkeeping costs time, so the document is parsed without it;
   // only a syntax error triggers a second, position-tracking pass over the same input to report
   // where the error is. A Buffer or string can simply be read again; a stream's chunks are kept
   // (references, no copy) up to REPLAY_LIMIT bytes for that purpose.
@@ -108,7 +109,7 @@ async function runExtraction(
   return extractor.result();
 }
 
-/** XML syntax errors raised while sax did not track positions (no line/column yet). */
+/** XML syntax errors raised while the tokenizer did not track positions (no line/column yet). */
 const unlocated = new WeakSet<MalformedDocumentError>();
 
 function yieldToEventLoop(): Promise<void> {
@@ -336,7 +337,7 @@ class DocumentExtractor {
     if (!this.rootSeen) throw new MalformedDocumentError('empty document: no root element');
   }
 
-  // --- sax events ----------------------------------------------------------------------------
+  // --- XML events ----------------------------------------------------------------------------
 
   private doctype(doctype: string): void {
     // Refuse any internal subset or entity declaration instead of expanding it (entity-expansion

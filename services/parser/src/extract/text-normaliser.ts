@@ -20,7 +20,7 @@ export function normaliseLine(raw: string): string {
 }
 
 /**
- * A copy of `s` that does not keep a larger string alive. sax hands out text as substrings of the
+ * A copy of `s` that does not keep a larger string alive. The tokenizer hands out text as substrings of the
  * whole 64 KiB input slice, and V8 keeps the parent of such a slice alive for as long as the
  * substring lives; stored output must not pin the input. (Flattening `s + ' '` copies it.)
  */
