@@ -63,10 +63,11 @@ export function postgresBlobStore(pool: Pick<pg.Pool, 'query'>): BlobStore {
     async readText(hash) {
       let res;
       try {
-        res = await pool.query<{ text: string }>(
-          `SELECT convert_from(content, 'UTF8') AS text FROM blobs WHERE hash = $1`,
-          [hash],
-        );
+        res = await pool.query<{ text: string }>({
+          name: 'blob-read-text',
+          text: `SELECT convert_from(content, 'UTF8') AS text FROM blobs WHERE hash = $1`,
+          values: [hash],
+        });
       } catch (err) {
         // 22021: invalid byte sequence for encoding "UTF8" (also raised for NUL bytes).
         if ((err as { code?: string }).code === '22021') throw new InvalidUtf8Error(hash);

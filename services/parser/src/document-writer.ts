@@ -67,8 +67,9 @@ export async function upsertDocument(
   doc: ExtractedDocument,
   p: { dataset: string; path: string; sourceHash: string; runId: number },
 ): Promise<void> {
-  await c.query(
-    `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, legacy_id, language,
+  await c.query({
+    name: 'parser-upsert-document',
+    text: `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, legacy_id, language,
        ministries, date_in_force_raw, date_in_force, last_change_in_force, last_changed_by, changes_documents, based_on,
        legal_areas, published_at, journal_number, last_updated, is_amendment, status, last_run_id, updated_at)
      VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::date[],$13::date,$14,$15,$16,$17,
@@ -82,7 +83,7 @@ export async function upsertDocument(
        published_at = EXCLUDED.published_at, journal_number = EXCLUDED.journal_number,
        last_updated = EXCLUDED.last_updated, is_amendment = EXCLUDED.is_amendment, status = 'active',
        last_run_id = EXCLUDED.last_run_id, updated_at = now()`,
-    [
+    values: [
       doc.documentId,
       doc.refid,
       p.dataset,
@@ -106,7 +107,7 @@ export async function upsertDocument(
       doc.isAmendment,
       p.runId,
     ],
-  );
+  });
 }
 
 /**
@@ -137,8 +138,9 @@ export async function replaceDocumentContent(
   // substr(); a section with characters outside the BMP (never seen in Lovdata) sends its
   // chunks' text as is.
   const spans = chunkSpans(s, ch);
-  await c.query(
-    `WITH i AS MATERIALIZED (
+  await c.query({
+    name: 'parser-replace-content',
+    text: `WITH i AS MATERIALIZED (
        SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
          $9::text[], $10::boolean[], $11::text[], $12::int[]) AS t(k, p, kind, num, title, h, text, notes, rep, hash, o)
      ), s AS (
@@ -155,7 +157,7 @@ export async function replaceDocumentContent(
      )
      INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
      SELECT $1, * FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[])`,
-    [
+    values: [
       id,
       s.map((x) => x.key),
       s.map((x) => x.parentKey),
@@ -183,7 +185,7 @@ export async function replaceDocumentContent(
       spans.length,
       spans.sections,
     ],
-  );
+  });
 }
 
 export async function insertSectionChanges(

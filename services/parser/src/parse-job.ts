@@ -35,9 +35,16 @@ interface DocumentState {
 async function lockPendingChange(c: pg.PoolClient, id: number, documentId?: string): Promise<boolean> {
   const r = await c.query<{ parse_status: string }>(
     documentId === undefined
-      ? 'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE'
-      : `SELECT parse_status, pg_advisory_xact_lock(hashtextextended($2, 7415)) FROM file_changes WHERE id = $1 FOR UPDATE`,
-    documentId === undefined ? [id] : [id, documentId],
+      ? {
+          name: 'parser-lock-change',
+          text: 'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE',
+          values: [id],
+        }
+      : {
+          name: 'parser-lock-change-document',
+          text: `SELECT parse_status, pg_advisory_xact_lock(hashtextextended($2, 7415)) FROM file_changes WHERE id = $1 FOR UPDATE`,
+          values: [id, documentId],
+        },
   );
   return r.rows[0]?.parse_status === 'pending';
 }
@@ -70,11 +77,12 @@ async function lockDocument(
   // below is a statement of its own, so its snapshot is taken after the lock was granted.
   if (!opts.advisoryHeld)
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7415))', [documentId]);
-  const r = await c.query<DocumentState>(
-    `SELECT status, last_run_id, last_changed_by, last_change_in_force::text AS last_change_in_force, title
+  const r = await c.query<DocumentState>({
+    name: 'parser-lock-document',
+    text: `SELECT status, last_run_id, last_changed_by, last_change_in_force::text AS last_change_in_force, title
      FROM documents WHERE document_id = $1 FOR UPDATE`,
-    [documentId],
-  );
+    values: [documentId],
+  });
   return r.rows[0];
 }
 
@@ -142,8 +150,9 @@ async function applyParsed(
     const n = (k: SectionChange['change']) => changes.filter((x) => x.change === k).length;
     // The content hash -> dokid mapping, the document_changes row (when something changed) and the
     // file_changes outcome, in one statement.
-    await c.query(
-      `WITH bd AS (
+    await c.query({
+      name: 'parser-record-outcome',
+      text: `WITH bd AS (
          INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2)
          ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id
        ), dc AS (
@@ -155,7 +164,7 @@ async function applyParsed(
        )
        UPDATE file_changes SET parse_status = 'succeeded', parse_error = NULL, parsed_at = now()
        WHERE id = $11 AND parse_status = 'pending'`,
-      [
+      values: [
         data.newHash,
         doc.documentId,
         data.runId,
@@ -168,7 +177,7 @@ async function applyParsed(
         n('removed'),
         data.fileChangeId,
       ],
-    );
+    });
     return {
       outcome: 'parsed',
       documentId: doc.documentId,
@@ -244,10 +253,11 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
 /** Handles one parse job end to end; MalformedDocumentError propagates to the worker (recorded, not retried). */
 export async function processParseJob(ctx: ServiceContext, data: ParseJobData): Promise<ParseOutcome> {
   const { pool } = ctx.database;
-  const status = await pool.query<{ parse_status: string }>(
-    'SELECT parse_status FROM file_changes WHERE id = $1',
-    [data.fileChangeId],
-  );
+  const status = await pool.query<{ parse_status: string }>({
+    name: 'parser-change-status',
+    text: 'SELECT parse_status FROM file_changes WHERE id = $1',
+    values: [data.fileChangeId],
+  });
   if (status.rows[0]?.parse_status !== 'pending') return { outcome: 'already-done' };
   let result: ParseOutcome;
   if (data.change === 'removed') {

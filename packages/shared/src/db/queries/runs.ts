@@ -93,13 +93,14 @@ export async function maybeCompleteRun(
 ): Promise<RunStatus | null> {
   // Cheap guard first (partial index on pending rows): every parse job calls this, and counting a
   // run's file_changes each time would make a run of n files cost O(n^2).
-  const blocked = await db.query<{ blocked: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM file_changes WHERE run_id = $1 AND parse_status = 'pending')
+  const blocked = await db.query<{ blocked: boolean }>({
+    name: 'run-completion-blocked',
+    text: `SELECT EXISTS (SELECT 1 FROM file_changes WHERE run_id = $1 AND parse_status = 'pending')
          OR EXISTS (SELECT 1 FROM run_datasets WHERE run_id = $1 AND status IN ('downloading', 'manifested'))
          OR NOT EXISTS (SELECT 1 FROM sync_runs WHERE id = $1 AND status = 'running' AND sync_finished_at IS NOT NULL)
          AS blocked`,
-    [runId],
-  );
+    values: [runId],
+  });
   if (blocked.rows[0]!.blocked) return null;
   const res = await db.query<{ status: RunStatus }>(
     `WITH fc AS (
