@@ -12,7 +12,7 @@
  * the clock runs until no file_changes row of the run is pending. Baseline rounds are interleaved
  * with the scenarios.
  *
- * The 50% corpus (for the RSS comparison) runs in the first round only; 1 and 2 processes run in
+ * The 50% corpus (every other file, for the RSS comparison) runs in the first round only; 1 and 2 processes run in
  * every round.
  *
  *   pnpm bench:parse           (REPS=2 rounds by default; PROFILE=1 adds a CPU profile summary)
@@ -30,7 +30,12 @@ import { buildTarBz2, syntheticCorpus } from '../test/archive/archive-builder.ts
 import { contentSize } from '../test/archive/archive-entry.ts';
 import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../test/support/harness.ts';
 import { startWorkerProcess, stopProcess } from '../test/support/processes.ts';
-import { machineCpuSeconds, postgresBackendCpuSeconds, processCpuSeconds } from './lib/cpu.ts';
+import {
+  machineCpuSeconds,
+  mainThreadCpuSeconds,
+  postgresBackendCpuSeconds,
+  processCpuSeconds,
+} from './lib/cpu.ts';
 import { summariseProfiles, type ProfileSummary } from './lib/cpuprofile.ts';
 import { peakRss, startWorkerWithFlags, timeShell } from './lib/proc.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
@@ -63,7 +68,7 @@ interface CorpusMeta {
 interface Scenario {
   label: string;
   processes: number;
-  /** Fraction of the corpus (by bytes, in file_changes order) left pending. */
+  /** Fraction of the corpus left pending: every (1/fraction)-th file (0.5: every other one). */
   fraction: number;
 }
 
@@ -77,6 +82,8 @@ interface ScenarioResult extends Scenario {
   rssAtQuarters: number[];
   /** CPU seconds of each parser process while the backlog drained (all threads, GC included). */
   workerCpu: number[];
+  /** CPU seconds of each parser process's main (JavaScript) thread meanwhile. */
+  mainCpu: number[];
   /** CPU seconds of the PostgreSQL backends of the scenario's database meanwhile. */
   postgresCpu: number;
   /** Busy fraction of all cores of the machine while the backlog drained (other load included). */
@@ -113,10 +120,12 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
   try {
     const { pool } = rt.database;
     if (s.fraction < 1) {
+      // Every k-th file stays pending (k = 1 / fraction): the smaller corpus has the same mix of
+      // documents, largest ones included, so only its volume differs.
       await pool.query(
-        `WITH c AS (SELECT id, sum(new_size) OVER (ORDER BY id) AS upto FROM file_changes WHERE run_id = $1)
+        `WITH c AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM file_changes WHERE run_id = $1)
          UPDATE file_changes SET parse_status = 'succeeded', parse_error = 'bench: outside the smaller corpus'
-         WHERE id IN (SELECT id FROM c WHERE upto > $2 * (SELECT sum(new_size) FROM file_changes WHERE run_id = $1))`,
+         WHERE id IN (SELECT id FROM c WHERE n % round(1 / $2::float8)::int <> 0)`,
         [runId, s.fraction],
       );
     }
@@ -141,6 +150,7 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
     );
     const machine0 = machineCpuSeconds();
     const workerCpu0 = workers.map((w) => processCpuSeconds(w.pid!));
+    const mainCpu0 = workers.map((w) => mainThreadCpuSeconds(w.pid!));
     const postgresCpu0 = postgresBackendCpuSeconds(name);
     const t0 = performance.now();
     await enqueuePendingParses(pool, rt.queues, runId);
@@ -165,6 +175,7 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
       peakRss: workers.map((w) => peakRss(w.pid!)),
       rssAtQuarters,
       workerCpu: workers.map((w, i) => processCpuSeconds(w.pid!) - workerCpu0[i]!),
+      mainCpu: workers.map((w, i) => mainThreadCpuSeconds(w.pid!) - mainCpu0[i]!),
       postgresCpu: postgresBackendCpuSeconds(name) - postgresCpu0,
       machineBusy: (machine1.busy - machine0.busy) / (machine1.total - machine0.total),
     };
@@ -292,11 +303,12 @@ function report(
     '\nwhere the time went (CPU seconds from /proc; 2 cores = 2 CPU-s per wall second):\n\n',
   );
   printTable(
-    ['scenario', 'wall s', 'parser CPU s (per process)', 'Postgres CPU s', 'machine busy'],
+    ['scenario', 'wall s', 'parser CPU s (per process)', 'of it JS thread', 'Postgres CPU s', 'machine busy'],
     results.map((r) => [
       r.label,
       (r.ms / 1000).toFixed(1),
       r.workerCpu.map((c) => c.toFixed(1)).join(' + '),
+      r.mainCpu.map((c) => `${c.toFixed(1)} (${((c / (r.ms / 1000)) * 100).toFixed(0)}% busy)`).join(' + '),
       r.postgresCpu.toFixed(1),
       `${(r.machineBusy * 100).toFixed(0)}%`,
     ]),

@@ -17,6 +17,18 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** User + system CPU seconds so far of a process's main thread (the JavaScript thread in Node), 0 if gone. */
+export function mainThreadCpuSeconds(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
 /** CPU seconds so far of each PostgreSQL backend connected to `database` (from their process titles), by pid. */
 export function postgresBackendCpuByPid(database: string): Map<number, number> {
   const out = new Map<number, number>();
