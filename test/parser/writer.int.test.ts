@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTransaction } from '@lovsync/shared/db';
 import {
   chunkSpans,
+  packTexts,
   replaceDocumentContent,
   upsertDocument,
 } from '../../services/parser/src/document-writer.ts';
@@ -83,5 +84,30 @@ ${[1, 2, 3, 4, 5].map((i) => `<p>Ledd ${i}: ${'Vanlig tekst uten spesialtegn i d
     expect(spans.sections).toEqual(['§1', '§2']);
     await store(doc);
     expect(await storedChunks(doc.documentId)).toEqual(expected(doc));
+  });
+
+  it('section texts go as one U+001F-separated string; empty texts and a text containing U+001F survive', async () => {
+    expect(packTexts([])).toEqual({ packed: true, value: '' });
+    expect(packTexts(['', 'a', ''])).toEqual({ packed: true, value: '\u001f\u001fa\u001f' });
+    expect(packTexts(['a', 'b\u001fc'])).toEqual({ packed: false, value: ['a', 'b\u001fc'] });
+    const base = await extractDocument(readFixture(fixturePaths()[0]!));
+    for (const [label, texts] of [
+      ['empty texts (packed)', (i: number) => (i % 2 ? '' : `tekst ${i} "sitert" \\ {a,b}`)],
+      ['a text with U+001F (sent as an array)', (i: number) => (i === 0 ? 'før\u001fetter' : `tekst ${i}`)],
+    ] as const) {
+      const doc: ExtractedDocument = {
+        ...base,
+        documentId: `${base.documentId}-${label.length}`,
+        sections: base.sections.map((x, i) => ({ ...x, text: texts(i) })),
+        chunks: [],
+        crossReferences: [],
+      };
+      await store(doc);
+      const r = await env.database.pool.query<{ section_key: string; text: string }>(
+        'SELECT section_key, text FROM sections WHERE document_id = $1 ORDER BY ord',
+        [doc.documentId],
+      );
+      expect(r.rows, label).toEqual(doc.sections.map((x) => ({ section_key: x.key, text: x.text })));
+    }
   });
 });

@@ -133,15 +133,18 @@ export async function replaceDocumentContent(
   const xr = doc.crossReferences;
   if (!s.length && !ch.length && !xr.length) return;
   // A chunk is a section's whole text or a piece of it (the chunker never copies characters), so
-  // its text is not sent a second time: only its position in the section's text, which the same
-  // statement cuts out of the section row it inserts. Positions are in code points for Postgres'
-  // substr(); a section with characters outside the BMP (never seen in Lovdata) sends its
-  // chunks' text as is.
+  // its text is not sent a second time: only its UTF-8 byte range in the section's text, which the
+  // same statement cuts out of a once-encoded copy of that text.
   const spans = chunkSpans(s, ch);
+  // The section texts, the bulk of the bytes, go as one string with U+001F before each text (a
+  // character XML 1.0 does not allow, so the tokenizer never lets it through) instead of an array
+  // literal that pg would have to escape and Postgres to unescape.
+  const texts = packTexts(s.map((x) => x.text));
   await c.query({
     name: 'parser-replace-content',
     text: `WITH i AS MATERIALIZED (
-       SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+       SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+         CASE WHEN $27::boolean THEN (string_to_array($8::text, E'\\x1f'))[2:] ELSE $8::text[] END,
          $9::text[], $10::boolean[], $11::text[], $12::int[]) AS t(k, p, kind, num, title, h, text, notes, rep, hash, o)
      ), s AS (
        INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
@@ -165,7 +168,7 @@ export async function replaceDocumentContent(
       s.map((x) => x.number),
       s.map((x) => x.title),
       s.map((x) => x.headingPath),
-      s.map((x) => x.text),
+      texts.value,
       s.map((x) => x.notes),
       s.map((x) => x.repealed),
       s.map((x) => x.textHash),
@@ -184,6 +187,7 @@ export async function replaceDocumentContent(
       spans.from,
       spans.length,
       spans.sections,
+      texts.packed,
     ],
   });
 }
@@ -211,6 +215,17 @@ export async function insertSectionChanges(
       changes.map((x) => x.newText),
     ],
   );
+}
+
+const SEPARATOR = '\u001f';
+
+/**
+ * `texts` as one string, each text preceded by U+001F (Postgres: string_to_array(v, E'\\x1f'),
+ * minus the first, empty element), or as the array itself when a text contains U+001F after all.
+ */
+export function packTexts(texts: string[]): { packed: boolean; value: string | string[] } {
+  for (const t of texts) if (t.includes(SEPARATOR)) return { packed: false, value: texts };
+  return { packed: true, value: texts.length ? SEPARATOR + texts.join(SEPARATOR) : '' };
 }
 
 /**
