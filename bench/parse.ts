@@ -33,6 +33,7 @@ import { startWorkerProcess, stopProcess } from '../test/support/processes.ts';
 import {
   machineCpuSeconds,
   mainThreadCpuSeconds,
+  mainThreadRunQueueSeconds,
   postgresBackendCpuSeconds,
   processCpuSeconds,
 } from './lib/cpu.ts';
@@ -49,7 +50,8 @@ const COPIES = 37; // 37 x 2.77 MB of fixtures
 const EDIT_FRACTION = 0.05;
 const SEED = 1;
 const DATASET = 'lovdata-parse-bench.tar.bz2';
-const CONCURRENCY = '4';
+/** The parser's default (PARSER_CONCURRENCY 4); BENCH_PARSER_CONCURRENCY=8 measures 8 jobs at once. */
+const CONCURRENCY = process.env.BENCH_PARSER_CONCURRENCY ?? '4';
 const SPEC = `parse-v1 ${JSON.stringify({ COPIES, EDIT_FRACTION, SEED })}`;
 const TARGET_VS_SAX = 0.6;
 const TARGET_SCALING = 1.6;
@@ -84,6 +86,8 @@ interface ScenarioResult extends Scenario {
   workerCpu: number[];
   /** CPU seconds of each parser process's main (JavaScript) thread meanwhile. */
   mainCpu: number[];
+  /** Seconds each parser process's main thread was runnable but waited for a core meanwhile. */
+  mainWait: number[];
   /** CPU seconds of the PostgreSQL backends of the scenario's database meanwhile. */
   postgresCpu: number;
   /** Busy fraction of all cores of the machine while the backlog drained (other load included). */
@@ -151,6 +155,7 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
     const machine0 = machineCpuSeconds();
     const workerCpu0 = workers.map((w) => processCpuSeconds(w.pid!));
     const mainCpu0 = workers.map((w) => mainThreadCpuSeconds(w.pid!));
+    const mainWait0 = workers.map((w) => mainThreadRunQueueSeconds(w.pid!));
     const postgresCpu0 = postgresBackendCpuSeconds(name);
     const t0 = performance.now();
     await enqueuePendingParses(pool, rt.queues, runId);
@@ -176,6 +181,7 @@ async function runScenario(env: TestEnv, runId: number, s: Scenario, round: numb
       rssAtQuarters,
       workerCpu: workers.map((w, i) => processCpuSeconds(w.pid!) - workerCpu0[i]!),
       mainCpu: workers.map((w, i) => mainThreadCpuSeconds(w.pid!) - mainCpu0[i]!),
+      mainWait: workers.map((w, i) => mainThreadRunQueueSeconds(w.pid!) - mainWait0[i]!),
       postgresCpu: postgresBackendCpuSeconds(name) - postgresCpu0,
       machineBusy: (machine1.busy - machine0.busy) / (machine1.total - machine0.total),
     };
@@ -296,6 +302,7 @@ function report(
   }
   process.stdout.write(
     `\nbench/parse: ${meta.files} files, ${(meta.bytes / MB).toFixed(1)} MB of XML; ${REPS} round(s), ` +
+      `PARSER_CONCURRENCY=${CONCURRENCY}; ` +
       `baselines repeated before each scenario; s and MB/s median [min–max]; MB = 10^6 bytes\n\n`,
   );
   printTable(['pipeline', 'MB', 's', 'MB/s', 'vs bare sax', 'VmHWM MiB (per process)'], rows);
@@ -303,12 +310,21 @@ function report(
     '\nwhere the time went (CPU seconds from /proc; 2 cores = 2 CPU-s per wall second):\n\n',
   );
   printTable(
-    ['scenario', 'wall s', 'parser CPU s (per process)', 'of it JS thread', 'Postgres CPU s', 'machine busy'],
+    [
+      'scenario',
+      'wall s',
+      'parser CPU s (per process)',
+      'of it JS thread',
+      'JS thread waiting for a core s',
+      'Postgres CPU s',
+      'machine busy',
+    ],
     results.map((r) => [
       r.label,
       (r.ms / 1000).toFixed(1),
       r.workerCpu.map((c) => c.toFixed(1)).join(' + '),
       r.mainCpu.map((c) => `${c.toFixed(1)} (${((c / (r.ms / 1000)) * 100).toFixed(0)}% busy)`).join(' + '),
+      r.mainWait.map((c) => c.toFixed(1)).join(' + '),
       r.postgresCpu.toFixed(1),
       `${(r.machineBusy * 100).toFixed(0)}%`,
     ]),

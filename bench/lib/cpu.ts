@@ -29,6 +29,19 @@ export function mainThreadCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/**
+ * Seconds a process's main thread has so far spent runnable but waiting for a core (the scheduler's
+ * run-queue delay, /proc/<pid>/task/<pid>/schedstat), 0 if it is gone.
+ */
+export function mainThreadRunQueueSeconds(pid: number): number {
+  try {
+    const [, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ');
+    return Number(waitNs) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU seconds so far of each PostgreSQL backend connected to `database` (from their process titles), by pid. */
 export function postgresBackendCpuByPid(database: string): Map<number, number> {
   const out = new Map<number, number>();
