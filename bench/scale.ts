@@ -1,6 +1,6 @@
 /**
  * bench/scale (issue 7): parse throughput, database writes included, on the same backlog with 1, 2
- * and 4 parser processes (PARSER_CONCURRENCY=4 each), and one process with PARSER_CONCURRENCY 1
+ * and 4 parser processes (PARSER_CONCURRENCY=8 each, the default), and one process with PARSER_CONCURRENCY 1
  * vs 4. The corpus is ~50 MB of XML from syntheticCorpus (18 copies of the 21 fixtures).
  *
  * The backlog (blobs + pending file_changes) is made once by runSync + processDiffJob into a
@@ -52,11 +52,11 @@ interface Scenario {
   concurrency: number;
 }
 
-const BASELINE = '1 process x 4';
+const BASELINE = '1 process x 8';
 const SCENARIOS: Scenario[] = [
-  { label: BASELINE, processes: 1, concurrency: 4 },
-  { label: '2 processes x 4', processes: 2, concurrency: 4 },
-  { label: '4 processes x 4', processes: 4, concurrency: 4 },
+  { label: BASELINE, processes: 1, concurrency: 8 },
+  { label: '2 processes x 8', processes: 2, concurrency: 8 },
+  { label: '4 processes x 8', processes: 4, concurrency: 8 },
   { label: '1 process x 1', processes: 1, concurrency: 1 },
 ];
 
@@ -204,7 +204,7 @@ function report(meta: CorpusMeta, results: Result[]): void {
       'wall s',
       'MB/s',
       'files/s',
-      'speedup vs 1 process x 4',
+      'speedup vs 1 process x 8',
       'best-round speedup',
       'VmHWM MiB (largest process)',
     ],
@@ -268,7 +268,7 @@ function report(meta: CorpusMeta, results: Result[]): void {
   process.stdout.write('\n');
 
   const speed = (label: string) => median(of(label), mbps);
-  for (const label of ['2 processes x 4', '4 processes x 4']) {
+  for (const label of ['2 processes x 8', '4 processes x 8']) {
     process.stdout.write(
       `${label}: ${(speed(label) / baseMbps).toFixed(2)}x one process ` +
         `(${speed(label).toFixed(2)} vs ${baseMbps.toFixed(2)} MB/s)\n`,
@@ -279,9 +279,9 @@ function report(meta: CorpusMeta, results: Result[]): void {
   const busy = median(base, (r) => pipeline(r) / seconds(r));
   const others = median(base, (r) => rest(r) / seconds(r));
   process.stdout.write(
-    `1 process, PARSER_CONCURRENCY 4 vs 1: ${(baseMbps / c1).toFixed(2)}x ` +
+    `1 process, PARSER_CONCURRENCY 8 vs 1: ${(baseMbps / c1).toFixed(2)}x ` +
       `(${baseMbps.toFixed(2)} vs ${c1.toFixed(2)} MB/s)\n` +
-      `1 process x 4 keeps ${busy.toFixed(2)} of ${cores} cores busy with the pipeline (parser + its Postgres ` +
+      `1 process x 8 keeps ${busy.toFixed(2)} of ${cores} cores busy with the pipeline (parser + its Postgres ` +
       `backends + Redis), so idle cores would allow at most ${(cores / busy).toFixed(2)}x; meanwhile ` +
       `other load took ${others.toFixed(2)} cores on average\n\n`,
   );

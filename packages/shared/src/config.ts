@@ -70,7 +70,7 @@ export const configSchema = z
         }
       }, 'must be an IANA time zone such as Europe/Oslo'),
     POLL_INTERVAL_SECONDS: int(300, 0, 86_400),
-    PARSER_CONCURRENCY: int(4, 1, 256),
+    PARSER_CONCURRENCY: int(8, 1, 256),
     PARSE_FAILURE_THRESHOLD: z
       .string()
       .trim()

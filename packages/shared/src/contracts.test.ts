@@ -16,7 +16,7 @@ describe('config', () => {
       SYNC_CRON: '0 2 * * *',
       SYNC_TZ: 'Europe/Oslo',
       POLL_INTERVAL_SECONDS: 300,
-      PARSER_CONCURRENCY: 4,
+      PARSER_CONCURRENCY: 8,
       PARSE_FAILURE_THRESHOLD: 0.5,
       HTTP_PORT: 3000,
       LOG_LEVEL: 'info',
