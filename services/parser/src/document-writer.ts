@@ -140,8 +140,10 @@ export async function replaceDocumentContent(
   // character XML 1.0 does not allow, so the tokenizer never lets it through) instead of an array
   // literal that pg would have to escape and Postgres to unescape.
   const texts = packTexts(s.map((x) => x.text));
+  // Not a named (prepared) statement on purpose: planned with the actual arrays, Postgres knows
+  // how many rows each unnest gives and hash-joins chunks to sections; a cached generic plan
+  // guesses 10 rows and nested-loops, quadratic in a document with tens of thousands of sections.
   await c.query({
-    name: 'parser-replace-content',
     text: `WITH i AS MATERIALIZED (
        SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
          CASE WHEN $27::boolean THEN (string_to_array($8::text, E'\\x1f'))[2:] ELSE $8::text[] END,
