@@ -25,9 +25,9 @@ import type {
 } from './types.ts';
 
 /**
- * Stream one Lovdata XML document through a strict XML parser (saxes: sax's event model, 2-3x its
- * speed; see bench/parse) and return its document fields,
- * sections (units), chunks and cross-references. The input is fed in slices of at most 64 KiB and
+ * Stream one Lovdata XML document through a strict XML parser (saxes: sax's event model at about
+ * twice its speed; see bench/parse) and return its document fields, sections (units), chunks and
+ * cross-references. The input is fed in slices of at most 64 KiB and
  * the event loop gets a turn between slices, so a very large document never blocks it for long.
  * Throws MalformedDocumentError for anything that is not a well-formed, entity-free UTF-8
  * document with a dokid.
