@@ -51,7 +51,7 @@ describe('chunk texts written as positions in their section', () => {
     let total = 0;
     for (const path of fixturePaths()) {
       const doc = await extractDocument(readFixture(path));
-      const spans = chunkSpans(doc.sections, doc.chunks);
+      const spans = chunkSpans(doc.sections, doc.chunks, true);
       positions += spans.text.filter((t) => t === null).length;
       total += doc.chunks.length;
       await store(doc);
@@ -78,10 +78,11 @@ ${[1, 2, 3, 4, 5].map((i) => `<p>Ledd ${i}: ${'Vanlig tekst uten spesialtegn i d
     const byKey = (k: string) => doc.chunks.filter((c) => c.sectionKey === k);
     expect(byKey('§1').length).toBeGreaterThan(1);
     expect(byKey('§2').length).toBeGreaterThan(1);
-    const spans = chunkSpans(doc.sections, doc.chunks);
+    const spans = chunkSpans(doc.sections, doc.chunks, true);
     // Positions are UTF-8 byte offsets, so surrogate pairs (one 4-byte character) need no fallback.
     expect(spans.text.every((t) => t === null)).toBe(true);
-    expect(spans.sections).toEqual(['§1', '§2']);
+    // Unpacked texts (one contained U+001F): every chunk's text is sent.
+    expect(chunkSpans(doc.sections, doc.chunks, false).text).toEqual(doc.chunks.map((c) => c.text));
     await store(doc);
     expect(await storedChunks(doc.documentId)).toEqual(expected(doc));
   });
@@ -95,11 +96,23 @@ ${[1, 2, 3, 4, 5].map((i) => `<p>Ledd ${i}: ${'Vanlig tekst uten spesialtegn i d
       ['empty texts (packed)', (i: number) => (i % 2 ? '' : `tekst ${i} "sitert" \\ {a,b}`)],
       ['a text with U+001F (sent as an array)', (i: number) => (i === 0 ? 'før\u001fetter' : `tekst ${i}`)],
     ] as const) {
+      const documentId = `${base.documentId}-${label.length}`;
       const doc: ExtractedDocument = {
         ...base,
-        documentId: `${base.documentId}-${label.length}`,
+        documentId,
         sections: base.sections.map((x, i) => ({ ...x, text: texts(i) })),
-        chunks: [],
+        // one chunk per non-empty section: its whole text (a byte range when packed, else sent)
+        chunks: base.sections
+          .map((x, i) => ({ key: x.key, text: texts(i), i }))
+          .filter((x) => x.text !== '')
+          .map((x, n) => ({
+            chunkId: `${documentId}/${x.key}#c${x.i}`,
+            sectionKey: x.key,
+            ord: n,
+            headingPath: '',
+            text: x.text.slice(2),
+            tokenCount: 1,
+          })),
         crossReferences: [],
       };
       await store(doc);
@@ -108,6 +121,7 @@ ${[1, 2, 3, 4, 5].map((i) => `<p>Ledd ${i}: ${'Vanlig tekst uten spesialtegn i d
         [doc.documentId],
       );
       expect(r.rows, label).toEqual(doc.sections.map((x) => ({ section_key: x.key, text: x.text })));
+      expect(await storedChunks(doc.documentId), label).toEqual(expected(doc));
     }
   });
 });

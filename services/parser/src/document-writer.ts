@@ -132,33 +132,28 @@ export async function replaceDocumentContent(
   const ch = doc.chunks;
   const xr = doc.crossReferences;
   if (!s.length && !ch.length && !xr.length) return;
-  // A chunk is a section's whole text or a piece of it (the chunker never copies characters), so
-  // its text is not sent a second time: only its UTF-8 byte range in the section's text, which the
-  // same statement cuts out of a once-encoded copy of that text.
-  const spans = chunkSpans(s, ch);
   // The section texts, the bulk of the bytes, go as one string with U+001F before each text (a
   // character XML 1.0 does not allow, so the tokenizer never lets it through) instead of an array
-  // literal that pg would have to escape and Postgres to unescape.
+  // literal that pg would have to escape and Postgres to unescape. A chunk is a section's whole
+  // text or a piece of it (the chunker never copies characters), so its text is not sent a second
+  // time: only its UTF-8 byte range in that string, cut out of one encoded copy of it (an
+  // uncorrelated scalar subquery: an InitPlan, evaluated once per statement, never per row). No
+  // join in the statement, so its cached (generic) plan is as good for 40,000 sections as for 4.
   const texts = packTexts(s.map((x) => x.text));
-  // Not a named (prepared) statement on purpose: planned with the actual arrays, Postgres knows
-  // how many rows each unnest gives and hash-joins chunks to sections; a cached generic plan
-  // guesses 10 rows and nested-loops, quadratic in a document with tens of thousands of sections.
+  const spans = chunkSpans(s, ch, texts.packed);
   await c.query({
-    text: `WITH i AS MATERIALIZED (
-       SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-         CASE WHEN $27::boolean THEN (string_to_array($8::text, E'\\x1f'))[2:] ELSE $8::text[] END,
-         $9::text[], $10::boolean[], $11::text[], $12::int[]) AS t(k, p, kind, num, title, h, text, notes, rep, hash, o)
-     ), s AS (
+    name: 'parser-replace-content',
+    text: `WITH s AS (
        INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
-       SELECT $1, * FROM i
-     ), b AS MATERIALIZED (
-       SELECT k, convert_to(text, 'UTF8') AS bytes FROM i WHERE k = ANY($26::text[])
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+         CASE WHEN $26::boolean THEN (string_to_array($8::text, E'\\x1f'))[2:] ELSE $8::text[] END,
+         $9::text[], $10::boolean[], $11::text[], $12::int[])
      ), ch AS (
        INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
-       SELECT x.c, $1, x.k, x.o, x.h, COALESCE(x.t, convert_from(substring(b.bytes FROM x.f FOR x.l), 'UTF8')), x.n
+       SELECT x.c, $1, x.k, x.o, x.h,
+         COALESCE(x.t, convert_from(substring((SELECT convert_to($8::text, 'UTF8')) FROM x.f FOR x.l), 'UTF8')), x.n
        FROM unnest($13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::int[], $24::int[], $25::int[])
          AS x(c, k, o, h, t, n, f, l)
-       LEFT JOIN b ON x.t IS NULL AND b.k = x.k
      )
      INSERT INTO cross_references (document_id, section_key, kind, target_refid, target_part, raw)
      SELECT $1, * FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[])`,
@@ -188,7 +183,6 @@ export async function replaceDocumentContent(
       xr.map((x) => x.raw),
       spans.from,
       spans.length,
-      spans.sections,
       texts.packed,
     ],
   });
@@ -231,40 +225,47 @@ export function packTexts(texts: string[]): { packed: boolean; value: string | s
 }
 
 /**
- * Per chunk: null text plus its 1-based start and length in bytes in the UTF-8 of its section's
- * text, or the text itself when it is not a piece of its section's text (text outside § grouped
- * per parent). `sections` lists the sections some chunk is cut from.
+ * Per chunk: null text plus its 1-based start and length in bytes in the UTF-8 of the packed
+ * section texts (see packTexts), or the text itself when it is not a piece of its section's text
+ * (text outside § grouped per parent) or the texts could not be packed.
  */
 export function chunkSpans(
   sections: ExtractedDocument['sections'],
   chunks: ExtractedDocument['chunks'],
-): { text: (string | null)[]; from: (number | null)[]; length: (number | null)[]; sections: string[] } {
-  const sectionText = new Map<string, string>();
-  for (const s of sections) sectionText.set(s.key, s.text);
+  packed: boolean,
+): { text: (string | null)[]; from: (number | null)[]; length: (number | null)[] } {
+  /** Per section key: its text and the byte offset (0-based) where it starts in the packed string. */
+  const sectionAt = new Map<string, { text: string; start: number }>();
+  let offset = 0;
+  for (const s of sections) {
+    offset += 1; // the U+001F before each text
+    sectionAt.set(s.key, { text: s.text, start: offset });
+    offset += Buffer.byteLength(s.text);
+  }
   /** Per section: how far (UTF-16 index, and the UTF-8 bytes before it) the previous chunk got. */
   const cursor = new Map<string, { at: number; byte: number }>();
   const text: (string | null)[] = [];
   const from: (number | null)[] = [];
   const length: (number | null)[] = [];
   for (const c of chunks) {
-    const whole = sectionText.get(c.sectionKey);
+    const section = packed ? sectionAt.get(c.sectionKey) : undefined;
     const pos = cursor.get(c.sectionKey) ?? { at: 0, byte: 0 };
-    const at = whole === undefined ? -1 : whole.indexOf(c.text, pos.at);
+    const at = section === undefined ? -1 : section.text.indexOf(c.text, pos.at);
     const end = at + c.text.length;
-    if (at < 0 || splitsPair(whole!, at) || splitsPair(whole!, end)) {
+    if (at < 0 || splitsPair(section!.text, at) || splitsPair(section!.text, end)) {
       text.push(c.text);
       from.push(null);
       length.push(null);
       continue;
     }
-    const byte = pos.byte + Buffer.byteLength(whole!.slice(pos.at, at));
+    const byte = pos.byte + Buffer.byteLength(section!.text.slice(pos.at, at));
     const bytes = Buffer.byteLength(c.text);
     cursor.set(c.sectionKey, { at: end, byte: byte + bytes });
     text.push(null);
-    from.push(byte + 1);
+    from.push(section!.start + byte + 1);
     length.push(bytes);
   }
-  return { text, from, length, sections: [...cursor.keys()] };
+  return { text, from, length };
 }
 
 /** True when index i of s falls between the two halves of a surrogate pair. */
