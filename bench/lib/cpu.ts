@@ -4,11 +4,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** User + system CPU seconds of a process so far (all its threads), 0 if it is gone. */
-export function processCpuSeconds(pid: number): number {
+/** User + system CPU seconds in a /proc stat file (a process's or one thread's), 0 if it is gone. */
+function statCpuSeconds(path: string): number {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(path, 'utf8');
   } catch {
     return 0;
   }
@@ -17,16 +17,14 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** User + system CPU seconds of a process so far (all its threads), 0 if it is gone. */
+export function processCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
 /** User + system CPU seconds so far of a process's main thread (the JavaScript thread in Node), 0 if gone. */
 export function mainThreadCpuSeconds(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  } catch {
-    return 0;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 /**

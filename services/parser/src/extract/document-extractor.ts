@@ -332,9 +332,9 @@ class DocumentExtractor {
     this.parser.write(slice);
   }
 
+  /** A document without a root element fails here, in saxes' end check (see the error handler). */
   close(): void {
     this.parser.close();
-    if (!this.rootSeen) throw new MalformedDocumentError('empty document: no root element');
   }
 
   // --- XML events ----------------------------------------------------------------------------
