@@ -125,7 +125,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     note(`reference run: ${reference.files}`);
 
     // Chaos: separate processes, killed and restarted at random moments.
-    const penv = env.env({ LOVDATA_API_URL: emu.url, JOB_LOCK_SECONDS: '2', PARSER_CONCURRENCY: '2' });
+    const penv = env.env({
+      LOVDATA_API_URL: emu.url,
+      JOB_LOCK_SECONDS: '2',
+      PARSER_CONCURRENCY: '2',
+      SYNC_STALE_SECONDS: '5',
+    });
     const roles = ['sync', 'differ', 'parser', 'parser', 'parser'];
     const start = (role: string) => startWorkerProcess(role, penv, role === 'differ' ? ['2000'] : []);
     const procs: ChildProcess[] = await Promise.all(roles.map(start));

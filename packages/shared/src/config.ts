@@ -30,6 +30,14 @@ const url = (def: string, protocols: string[]) =>
       `must be a URL with protocol ${protocols.join(' or ')}`,
     );
 
+const share = (def: string) =>
+  z
+    .string()
+    .trim()
+    .default(def)
+    .refine((v) => /^(0(\.\d+)?|1(\.0+)?)$/.test(v), 'must be a number between 0 and 1')
+    .transform(Number);
+
 const optionalText = z
   .string()
   .optional()
@@ -71,12 +79,7 @@ export const configSchema = z
       }, 'must be an IANA time zone such as Europe/Oslo'),
     POLL_INTERVAL_SECONDS: int(300, 0, 86_400),
     PARSER_CONCURRENCY: int(8, 1, 256),
-    PARSE_FAILURE_THRESHOLD: z
-      .string()
-      .trim()
-      .default('0.5')
-      .refine((v) => /^(0(\.\d+)?|1(\.0+)?)$/.test(v), 'must be a number between 0 and 1')
-      .transform(Number),
+    PARSE_FAILURE_THRESHOLD: share('0.5'),
     HTTP_PORT: int(3000, 0, 65_535),
     DASHBOARD_USER: optionalText,
     DASHBOARD_PASSWORD: optionalText,
@@ -90,6 +93,14 @@ export const configSchema = z
     MAX_ARCHIVE_BYTES: int(16 * 1024 * 1024 * 1024, 1),
     MAX_ARCHIVE_ENTRIES: int(1_000_000, 1),
     SHUTDOWN_TIMEOUT_SECONDS: int(25, 1, 3600),
+    /** A run (or one archive) that would remove more than this share of the current files is refused unless forced. */
+    MAX_REMOVAL_SHARE: share('0.5'),
+    /** A dataset missing from the list is removed only after this many consecutive runs (or a forced run). */
+    DATASET_MISSING_RUNS: int(3, 1, 1000),
+    /** A run whose sync wrote no heartbeat for this long, and that no sync job holds, is failed. */
+    SYNC_STALE_SECONDS: int(60, 5, 86_400),
+    /** Forced syncs (full re-downloads) are accepted at most once per this many seconds; 0 = no limit. */
+    FORCED_SYNC_MIN_INTERVAL_SECONDS: int(300, 0, 86_400),
     /** Overrides the diff/parse job lock (seconds); a dead worker's job is retried after it lapses. */
     JOB_LOCK_SECONDS: z
       .string()

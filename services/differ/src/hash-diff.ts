@@ -43,6 +43,22 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
         [dataset],
       )
     ).rows[0]!;
+    // Lock order everywhere: sync_runs, then run_datasets (failRun takes them in this order too).
+    const run = (
+      await c.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 FOR SHARE', [runId])
+    ).rows[0];
+    const rdStatus = (
+      await c.query<{ status: string }>('SELECT status FROM run_datasets WHERE run_id = $1 AND dataset = $2', [
+        runId,
+        dataset,
+      ])
+    ).rows[0]?.status;
+    if (run?.status !== 'running' && rdStatus === 'manifested') {
+      // The run ended (failed: its sync died) before this diff: nothing is committed under it, and
+      // its manifest is released so a later run redoes the dataset.
+      await releaseManifest(c, runId, dataset, `run ${runId} was ${run?.status ?? 'deleted'} before its diff`);
+      return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
+    }
     const rd = (
       await c.query<{
         status: string;
@@ -60,6 +76,15 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
     if (rd.status !== 'manifested')
       throw new DiffInputError(`run ${runId} dataset ${dataset} is ${rd.status}, not manifested`);
+    // Manifests of older runs that ended without their diff (left by an earlier version, or by a
+    // crash between two statements) never block this one: they are released here.
+    const stale = await c.query<{ run_id: number }>(
+      `SELECT rd.run_id FROM run_datasets rd JOIN sync_runs r ON r.id = rd.run_id
+       WHERE rd.dataset = $1 AND rd.run_id < $2 AND rd.status = 'manifested' AND r.status <> 'running'`,
+      [dataset, runId],
+    );
+    for (const { run_id } of stale.rows)
+      await releaseManifest(c, run_id, dataset, `run ${run_id} ended before this dataset was diffed`);
     const older = await c.query(
       `SELECT run_id FROM run_datasets WHERE dataset = $1 AND run_id < $2 AND status = 'manifested' LIMIT 1`,
       [dataset, runId],
@@ -151,4 +176,13 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       ms,
     };
   });
+}
+
+async function releaseManifest(c: pg.PoolClient, runId: number, dataset: string, why: string): Promise<void> {
+  await c.query(
+    `UPDATE run_datasets SET status = 'failed', error = $3, updated_at = now()
+     WHERE run_id = $1 AND dataset = $2 AND status = 'manifested'`,
+    [runId, dataset, `${why}; its manifest was released (the next run redoes the dataset)`],
+  );
+  await c.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [runId, dataset]);
 }

@@ -32,28 +32,34 @@ export async function reconcile(
     runsInterrupted: 0,
     runsCompleted: 0,
   };
-  const runs = await pool.query<{ id: number; sync_finished_at: Date | null }>(
-    `SELECT id, sync_finished_at FROM sync_runs WHERE status = 'running' ORDER BY id`,
+  const runs = await pool.query<{ id: number; sync_finished_at: Date | null; stale: boolean }>(
+    `SELECT id, sync_finished_at,
+            (sync_heartbeat_at IS NULL OR sync_heartbeat_at < now() - make_interval(secs => $1)) AS stale
+     FROM sync_runs WHERE status = 'running' ORDER BY id`,
+    [ctx.config.SYNC_STALE_SECONDS],
   );
+  // Only a job that carries the run's id continues that run (a retried job in its backoff, or the
+  // active one). A job without a run id (the cron scheduler's next delayed job, a queued request)
+  // starts a new run: it never keeps an old one alive. A sync that has just started and not yet
+  // written its run id into its job is covered by the run's fresh heartbeat (set at creation).
   const syncJobs = await ctx.queues.sync.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
   const syncing = new Set<number>(opts.activeSyncRunIds ?? []);
   for (const j of syncJobs) {
     const id = (j?.data as { runId?: number } | undefined)?.runId;
     if (typeof id === 'number') syncing.add(id);
   }
-  const hasUnstartedSync = syncJobs.some(
-    (j) => j && typeof (j.data as { runId?: number }).runId !== 'number',
-  );
 
   for (const run of runs.rows) {
     report.runsChecked++;
     if (run.sync_finished_at === null) {
-      if (!syncing.has(run.id) && !hasUnstartedSync) {
-        await pool.query(
-          `UPDATE run_datasets SET status = 'failed', error = 'sync interrupted' WHERE run_id = $1 AND status = 'downloading'`,
-          [run.id],
+      // A live sync writes its heartbeat every few seconds, with or without Redis: a run is
+      // orphaned only when no job holds it AND its heartbeat is stale.
+      if (!syncing.has(run.id) && run.stale) {
+        await failRun(
+          pool,
+          run.id,
+          `sync interrupted (its process died or its job was lost; no heartbeat for ${ctx.config.SYNC_STALE_SECONDS} s); the next sync redoes it`,
         );
-        await failRun(pool, run.id, 'sync interrupted (its process died); the next sync redoes it');
         report.runsInterrupted++;
       }
       continue;

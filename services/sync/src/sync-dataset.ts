@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { createContentHasher } from '@lovsync/shared/hash';
-import { withTransaction } from '@lovsync/shared/db';
+import { storableText, withTransaction } from '@lovsync/shared/db';
 import { diffJobId } from '@lovsync/shared/queues';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { ArchiveError, readArchive, type RefusedEntry } from './archive-entries.ts';
@@ -44,8 +44,8 @@ export async function syncDataset(
     [p.runId, dataset, p.listing.lastModified],
   );
   const stored = (
-    await database.pool.query<{ etag: string | null; last_modified: Date | null }>(
-      'SELECT etag, last_modified FROM datasets WHERE name = $1',
+    await database.pool.query<{ etag: string | null; last_modified: Date | null; listed: boolean }>(
+      'SELECT etag, last_modified, listed FROM datasets WHERE name = $1',
       [dataset],
     )
   ).rows[0];
@@ -53,14 +53,17 @@ export async function syncDataset(
   try {
     const url = `${config.LOVDATA_API_URL}/v1/publicData/get/${encodeURIComponent(dataset)}`;
     const dest = join(config.RAW_DATA_DIR, dataset);
+    // A dataset that comes back after it was removed is always read again (never a 304 from the
+    // validators of the version whose files were marked removed).
+    const conditional = !p.force && stored?.listed !== false;
     const download = await withRetries(
       () =>
         downloadArchive({
           url,
           dest,
           timeoutMs: config.LOVDATA_API_TIMEOUT * 1000,
-          etag: p.force ? null : stored?.etag,
-          lastModified: p.force ? null : stored?.last_modified,
+          etag: conditional ? stored?.etag : null,
+          lastModified: conditional ? stored?.last_modified : null,
           expectedSize: p.listing.sizeBytes,
           onProgress: (bytes, total) => p.progress?.update(dataset, bytes, total),
         }),
@@ -96,6 +99,8 @@ export async function syncDataset(
       );
       for (const r of cur.rows) current.set(r.path, r.hash);
       const writer = new ManifestWriter(client, p.runId, dataset, current);
+      const seen = new Set<string>();
+      let currentSeen = 0;
       const read = await readArchive(download.path, {
         decoder: config.BZIP2_DECODER,
         limits: {
@@ -104,6 +109,13 @@ export async function syncDataset(
           maxEntries: config.MAX_ARCHIVE_ENTRIES,
         },
         onEntry: async (path, content) => {
+          if (seen.has(path)) {
+            throw new ArchiveError(
+              `archive has two entries for ${storableText(path, 300)} (after normalising ./ and //); refused`,
+            );
+          }
+          seen.add(path);
+          if (current.has(path)) currentSeen++;
           hasher.init();
           hasher.update(content);
           const hash = hasher.digest('hex');
@@ -120,10 +132,31 @@ export async function syncDataset(
             `archive refused: ${read.refused.length} unsafe entr${read.refused.length === 1 ? 'y' : 'ies'} ` +
               `(${read.refused
                 .slice(0, 3)
-                .map((r) => `${r.path}: ${r.reason}`)
+                .map((r) => `${storableText(r.path, 200)}: ${storableText(r.reason, 300)}`)
                 .join('; ')}${read.refused.length > 3 ? '; ...' : ''})`,
           ),
           { refused: read.refused },
+        );
+      }
+      // An archive that would remove most of the dataset (an empty tar, a bz2 of nothing, a cut
+      // listing) is refused like a list that omits most datasets; a forced run accepts it.
+      const removing = current.size - currentSeen;
+      if (!p.force && current.size > 0 && removing > config.MAX_REMOVAL_SHARE * current.size) {
+        throw new ArchiveError(
+          `archive refused: it would remove ${removing} of the dataset's ${current.size} current files ` +
+            `(${writer.rows} entries read), more than MAX_REMOVAL_SHARE ${config.MAX_REMOVAL_SHARE}; ` +
+            `a forced run (lovsync run --force) accepts it`,
+        );
+      }
+      // The run may have been failed meanwhile (e.g. by an operator): then nothing is committed
+      // under it. FOR SHARE waits for a concurrent failRun, so the check cannot race it.
+      const run = await client.query<{ status: string }>(
+        'SELECT status FROM sync_runs WHERE id = $1 FOR SHARE',
+        [p.runId],
+      );
+      if (run.rows[0]?.status !== 'running') {
+        throw new ArchiveError(
+          `run ${p.runId} is ${run.rows[0]?.status ?? 'gone'}; nothing committed for this dataset`,
         );
       }
       const timings = {
@@ -155,8 +188,11 @@ export async function syncDataset(
       timings: result.timings,
     };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const refused = (err as { refused?: RefusedEntry[] }).refused ?? [];
+    const message = storableText(err instanceof Error ? err.message : String(err));
+    const refused = ((err as { refused?: RefusedEntry[] }).refused ?? []).map((r) => ({
+      path: storableText(r.path, 300),
+      reason: storableText(r.reason, 300),
+    }));
     log.error({ err: message, refused: refused.length }, 'dataset sync failed; nothing committed for it');
     await database.pool.query(
       `UPDATE run_datasets SET status = 'failed', error = $3, entries_refused = $4, refused = $5, updated_at = now()

@@ -1,6 +1,13 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
-import { createRun, failRun, finishSyncPhase, maybeCompleteRun } from '@lovsync/shared/db';
+import {
+  createRun,
+  failRun,
+  finishSyncPhase,
+  maybeCompleteRun,
+  storableText,
+  touchSyncHeartbeat,
+} from '@lovsync/shared/db';
 import { diffJobId, type SyncJobData } from '@lovsync/shared/queues';
 import { fetchDatasetList, withRetries, type DatasetListing } from './lovdata-client.ts';
 import { ProgressReporter } from './progress.ts';
@@ -11,6 +18,8 @@ export interface SyncRunResult {
   checked: number;
   results: DatasetSyncResult[];
   vanished: string[];
+  /** Missing from the list, but kept: not yet missing in DATASET_MISSING_RUNS consecutive runs, or refused by MAX_REMOVAL_SHARE. */
+  kept: string[];
   refusedListEntries: { entry: unknown; reason: string }[];
 }
 
@@ -54,6 +63,32 @@ export async function runSync(
   }
   const log = ctx.log.child({ runId, trigger: data.trigger });
   log.info({ force: data.force, filter }, 'sync started');
+  // The sign of life the reconciler trusts even when Redis lost this job (a restart mid-download).
+  const beatRun = runId;
+  await touchSyncHeartbeat(database.pool, beatRun);
+  const heartbeat = setInterval(
+    () => {
+      touchSyncHeartbeat(database.pool, beatRun).catch((err: Error) =>
+        log.warn({ err: err.message }, 'sync heartbeat failed'),
+      );
+    },
+    Math.max(1000, Math.floor((config.SYNC_STALE_SECONDS * 1000) / 6)),
+  );
+  heartbeat.unref();
+  try {
+    return await syncPhase(ctx, data, { runId, filter, log, job });
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function syncPhase(
+  ctx: ServiceContext,
+  data: SyncJobData,
+  p: { runId: number; filter: string | null; log: ServiceContext['log']; job?: Job },
+): Promise<SyncRunResult> {
+  const { config, database } = ctx;
+  const { runId, filter, log, job } = p;
 
   let listed: DatasetListing[];
   let refusedListEntries: SyncRunResult['refusedListEntries'];
@@ -71,7 +106,7 @@ export async function runSync(
     for (const r of list.refused) log.warn({ entry: r.entry }, r.reason);
     listed = list.datasets.filter((d) => matchesFilter(d.filename, filter));
   } catch (err) {
-    const message = `cannot read the dataset list: ${(err as Error).message}`;
+    const message = storableText(`cannot read the dataset list: ${(err as Error).message}`);
     log.error({ err: message }, 'sync failed');
     await failRun(database.pool, runId, message);
     throw new UnrecoverableError(message);
@@ -82,15 +117,19 @@ export async function runSync(
   );
   const storedByName = new Map(known.rows.map((r) => [r.name, r.last_modified]));
   const listedNames = new Set(listed.map((d) => d.filename));
-  const vanished = known.rows
+  const missing = known.rows
     .map((r) => r.name)
     .filter((n) => matchesFilter(n, filter) && !listedNames.has(n));
-  if (listed.length === 0 && vanished.length > 0) {
-    const message = `the dataset list has no dataset matching ${JSON.stringify(filter)}; refusing to mark ${vanished.length} known dataset(s) removed`;
+  if (listed.length === 0 && missing.length > 0) {
+    const message = `the dataset list has no dataset matching ${JSON.stringify(filter)}; refusing to mark ${missing.length} known dataset(s) removed`;
     await failRun(database.pool, runId, message);
     throw new UnrecoverableError(message);
   }
-
+  await database.pool.query(
+    'UPDATE datasets SET missing_runs = 0 WHERE name = ANY($1::text[]) AND missing_runs <> 0',
+    [[...listedNames]],
+  );
+  const { vanished, kept, refusal } = await decideVanished(ctx, runId, missing, data.force);
   // A retried job (its process died) continues its run: datasets already manifested keep their
   // manifest (their diff job is re-added idempotently), the others are redone.
   const done = await database.pool.query<{ dataset: string; status: string }>(
@@ -143,11 +182,16 @@ export async function runSync(
     );
     log.warn({ dataset }, 'dataset vanished from the list: all its files will be marked removed');
   }
-
+  for (const k of kept) log.warn({ dataset: k.dataset }, k.reason);
   const failed = results.filter((r) => r.outcome === 'failed');
+  const errors = [
+    ...failed.map((f) => `${f.dataset}: ${f.error}`),
+    ...(refusal ? [refusal] : []),
+    ...kept.filter((k) => !refusal).map((k) => `${k.dataset}: ${k.reason}`),
+  ];
   await finishSyncPhase(database.pool, runId, {
     datasetsChecked: listed.length,
-    error: failed.length ? failed.map((f) => `${f.dataset}: ${f.error}`).join('\n') : null,
+    error: errors.length ? storableText(errors.join('\n')) : null,
   });
   const status = await maybeCompleteRun(database.pool, runId, config.PARSE_FAILURE_THRESHOLD);
   log.info(
@@ -160,5 +204,72 @@ export async function runSync(
     },
     'sync phase finished',
   );
-  return { runId, checked: listed.length, results, vanished, refusedListEntries };
+  return {
+    runId,
+    checked: listed.length,
+    results,
+    vanished,
+    kept: kept.map((k) => k.dataset),
+    refusedListEntries,
+  };
+}
+
+/**
+ * Which datasets missing from the list are removed in this run. One answer is never enough: a
+ * dataset is removed once it has been missing in DATASET_MISSING_RUNS consecutive runs (or at once
+ * in a forced run, the explicit command), and never when that would remove more than
+ * MAX_REMOVAL_SHARE of all current files (unless forced). The others are kept, recorded on the run.
+ */
+async function decideVanished(
+  ctx: ServiceContext,
+  runId: number,
+  missing: string[],
+  force: boolean,
+): Promise<{ vanished: string[]; kept: { dataset: string; reason: string }[]; refusal: string | null }> {
+  const { pool } = ctx.database;
+  const need = ctx.config.DATASET_MISSING_RUNS;
+  const counts = new Map<string, number>();
+  for (const dataset of missing) {
+    // Counted once per run, however often a retried sync job gets here.
+    const fresh = await pool.query(
+      `SELECT 1 FROM run_datasets WHERE run_id = $1 AND dataset = $2`,
+      [runId, dataset],
+    );
+    const res = await pool.query<{ missing_runs: number }>(
+      `UPDATE datasets SET missing_runs = missing_runs + $2 WHERE name = $1 RETURNING missing_runs`,
+      [dataset, fresh.rowCount ? 0 : 1],
+    );
+    counts.set(dataset, res.rows[0]?.missing_runs ?? 1);
+  }
+  const candidates = missing.filter((d) => force || counts.get(d)! >= need);
+  const kept: { dataset: string; reason: string }[] = missing
+    .filter((d) => !candidates.includes(d))
+    .map((d) => ({
+      dataset: d,
+      reason: `missing from the dataset list (${counts.get(d)} of ${need} consecutive runs before it is removed); its files are kept`,
+    }));
+  let refusal: string | null = null;
+  if (candidates.length > 0 && !force) {
+    const share = ctx.config.MAX_REMOVAL_SHARE;
+    const n = (
+      await pool.query<{ removing: number; total: number }>(
+        `SELECT count(*) FILTER (WHERE dataset = ANY($1::text[]))::int AS removing, count(*)::int AS total
+         FROM files WHERE status <> 'removed'`,
+        [candidates],
+      )
+    ).rows[0]!;
+    if (n.removing > share * n.total) {
+      refusal = `refusing to remove ${candidates.length} dataset(s) missing from the list (${candidates.join(', ')}): that would remove ${n.removing} of ${n.total} current files, more than MAX_REMOVAL_SHARE ${share}; a forced run (lovsync run --force) removes them`;
+      for (const d of candidates) kept.push({ dataset: d, reason: refusal });
+      candidates.length = 0;
+    }
+  }
+  for (const k of kept) {
+    await pool.query(
+      `INSERT INTO run_datasets (run_id, dataset, status, error) VALUES ($1, $2, 'unchanged', $3)
+       ON CONFLICT (run_id, dataset) DO NOTHING`,
+      [runId, k.dataset, storableText(k.reason)],
+    );
+  }
+  return { vanished: candidates, kept, refusal };
 }

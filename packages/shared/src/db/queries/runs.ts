@@ -60,6 +60,13 @@ export async function listRuns(db: Queryable, p: { limit: number; beforeId?: num
   return res.rows;
 }
 
+/** The live sync's sign of life: the reconciler never fails a run whose heartbeat is fresh. */
+export async function touchSyncHeartbeat(db: Queryable, runId: number): Promise<void> {
+  await db.query(`UPDATE sync_runs SET sync_heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [
+    runId,
+  ]);
+}
+
 /** The sync phase is over: every diff job the run will have is enqueued (or the sync failed). */
 export async function finishSyncPhase(
   db: Queryable,
@@ -136,11 +143,42 @@ export async function maybeCompleteRun(
   return res.rows[0]?.status ?? null;
 }
 
-/** Marks a run failed outright (e.g. the dataset list could not be read). */
+/**
+ * Marks a run failed outright (e.g. the dataset list could not be read, or its sync died) and
+ * releases what it still held: its undiffed manifests are dropped and their run_datasets rows
+ * failed, so a later run redoes those datasets instead of waiting behind them forever.
+ */
 export async function failRun(db: Queryable, runId: number, error: string): Promise<void> {
+  const message = storableText(error);
   await db.query(
-    `UPDATE sync_runs SET status = 'failed', error = $2, finished_at = now(), sync_finished_at = COALESCE(sync_finished_at, now())
-     WHERE id = $1 AND status = 'running'`,
-    [runId, error],
+    `WITH r AS (
+       UPDATE sync_runs SET status = 'failed', error = $2, finished_at = now(),
+         sync_finished_at = COALESCE(sync_finished_at, now())
+       WHERE id = $1 AND status = 'running' RETURNING id
+     ), rd AS (
+       UPDATE run_datasets SET status = 'failed', updated_at = now(),
+         error = COALESCE(error, CASE status WHEN 'manifested' THEN 'run failed before this dataset was diffed; its manifest was released (the next run redoes it)' ELSE 'sync interrupted' END)
+       WHERE run_id = $1 AND status IN ('downloading', 'manifested') RETURNING dataset
+     ), m AS (
+       DELETE FROM manifest_entries WHERE run_id = $1 RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM r) AS runs, (SELECT count(*) FROM rd) AS datasets, (SELECT count(*) FROM m) AS entries`,
+    [runId, message],
   );
+}
+
+/** At most this many characters of an error or refusal reason are stored. */
+export const MAX_STORED_TEXT = 4000;
+
+/**
+ * Text that Postgres can store in a text or jsonb column: NUL and the other C0 control characters
+ * (and DEL) are written as `\xNN` escapes, lone surrogates are replaced, and the text is capped at
+ * `max` characters. Every refusal reason and error that quotes upstream data goes through this.
+ */
+export function storableText(text: string, max = MAX_STORED_TEXT): string {
+  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
+  let out = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  out = out.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (out.length > max) out = `${out.slice(0, max - 30)}... (${out.length - max + 30} more characters)`;
+  return out;
 }

@@ -26,6 +26,8 @@ export const datasets = pgTable('datasets', {
   lastRunId: integer('last_run_id'),
   /** False once the dataset vanished from Lovdata's list (its files were marked removed). */
   listed: boolean('listed').notNull().default(true),
+  /** Consecutive runs whose list omitted the dataset (migration 0005); reset when it is listed. */
+  missingRuns: integer('missing_runs').notNull().default(0),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

@@ -26,6 +26,8 @@ export const syncRuns = pgTable(
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     /** Set when the sync phase has enqueued every diff job it will enqueue. */
     syncFinishedAt: timestamp('sync_finished_at', { withTimezone: true }),
+    /** Written every few seconds by the live sync process (migration 0005). */
+    syncHeartbeatAt: timestamp('sync_heartbeat_at', { withTimezone: true }).defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     datasetsChecked: integer('datasets_checked').notNull().default(0),
     datasetsChanged: integer('datasets_changed').notNull().default(0),
