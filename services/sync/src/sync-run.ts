@@ -71,7 +71,9 @@ export async function runSync(
     for (const r of list.refused) log.warn({ entry: r.entry }, r.reason);
     listed = list.datasets.filter((d) => matchesFilter(d.filename, filter));
   } catch (err) {
-    const message = `cannot read the dataset list: ${(err as Error).message}`;
+    const message =
+      `cannot read the dataset list: ${(err as Error).message} ` +
+      `(LOVDATA_API_URL=${config.LOVDATA_API_URL}; offline? \`pnpm demo\` runs lovsync against the bundled emulator)`;
     log.error({ err: message }, 'sync failed');
     await failRun(database.pool, runId, message);
     throw new UnrecoverableError(message);
