@@ -13,7 +13,8 @@ import { startEmulator } from './emulator/server.ts';
 const dir = await mkdtemp(join(tmpdir(), 'lovsync-demo-'));
 const built = await buildFixtureArchives(dir);
 const emulator = await startEmulator({ dir });
-process.stdout.write(`emulator ${emulator.url} serving ${built.join(', ')}\n`);
+// stderr: with --json, stdout carries only the run's JSON summary.
+process.stderr.write(`emulator ${emulator.url} serving ${built.join(', ')}\n`);
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', 'packages/cli/src/main.ts', 'run', ...process.argv.slice(2)],

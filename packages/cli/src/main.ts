@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
@@ -18,8 +19,20 @@ const positiveInt = (v: string) => {
   return Number(v);
 };
 
+/** A sync_runs id: a positive whole number within Postgres' int range. */
+const runId = (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive whole number');
+  if (Number(v) > 2_147_483_647) throw new InvalidArgumentError('is out of range (no run has that id)');
+  return Number(v);
+};
+
+const { version } = JSON.parse(
+  readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
 const program = new Command()
   .name('lovsync')
+  .version(version, '-V, --version', 'print the version')
   .description("Mirror Lovdata's public datasets into PostgreSQL and record exactly what changed.")
   .showHelpAfterError();
 
@@ -40,13 +53,17 @@ program
   .option('--json', 'print the summary as JSON', false)
   .action(async (o: { force: boolean; filter?: string; json: boolean }) => {
     const cfg = config();
-    const log = createLogger({ level: cfg.LOG_LEVEL });
+    // Logs go to stderr: stdout carries the summary (with --json, only the JSON).
+    const log = createLogger({ level: cfg.LOG_LEVEL, stderr: true });
     const filter =
       o.filter === undefined ? undefined : o.filter === 'null' || o.filter === '' ? null : o.filter;
     const result = await runCycle(cfg, { force: o.force, filter, log });
     const r = result.run;
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else {
+    else if (r.status === 'failed' && r.datasetsChecked === 0 && result.datasets.length === 0) {
+      // Nothing was checked: counts of zero would read like a result.
+      process.stdout.write(`run ${r.id} failed: ${r.error ?? 'unknown error'}\n`);
+    } else {
       process.stdout.write(
         [
           `run ${r.id} ${r.status} in ${(result.phases.totalMs / 1000).toFixed(1)} s (trigger ${r.trigger}${r.force ? ', forced' : ''})`,
@@ -96,7 +113,7 @@ program
 program
   .command('changes')
   .description('file and section changes of one run')
-  .requiredOption('--run <id>', 'run id', positiveInt)
+  .requiredOption('--run <id>', 'run id', runId)
   .option('--json', 'JSON output', false)
   .action(changesCommand);
 

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { config } from '@lovsync/shared/config';
-import { createDatabase, fileStats, listFiles, listRuns, type FileStatus } from '@lovsync/shared/db';
+import { createDatabase, fileStats, getRun, listFiles, listRuns, type FileStatus } from '@lovsync/shared/db';
 import { extractPath } from '@lovsync/sync';
 import { printRows } from './table.ts';
 
@@ -28,12 +28,14 @@ export async function runsCommand(o: { limit: number; json: boolean }): Promise<
       'filesRemoved',
       'parseSucceeded',
       'parseFailed',
+      'error',
     ]);
   });
 }
 
 export async function changesCommand(o: { run: number; json: boolean }): Promise<void> {
   await withDb(async (db) => {
+    if (!(await getRun(db.pool, o.run))) throw new Error(`run ${o.run} not found (see \`lovsync runs\`)`);
     const files = await db.pool.query(
       `SELECT dataset, path, change, old_hash AS "oldHash", new_hash AS "newHash", parse_status AS "parseStatus", parse_error AS "parseError"
        FROM file_changes WHERE run_id = $1 ORDER BY dataset, path`,
@@ -46,9 +48,11 @@ export async function changesCommand(o: { run: number; json: boolean }): Promise
       [o.run],
     );
     const sections = await db.pool.query(
-      `SELECT document_id AS "documentId", section_key AS "sectionKey", change, number, heading_path AS "headingPath",
-         old_text AS "oldText", new_text AS "newText"
-       FROM section_changes WHERE run_id = $1 ORDER BY document_id, section_key`,
+      `SELECT document_id AS "documentId", section_key AS "sectionKey", sc.change, sc.number, sc.heading_path AS "headingPath",
+         sc.old_text AS "oldText", sc.new_text AS "newText"
+       FROM section_changes sc
+       LEFT JOIN sections s USING (document_id, section_key)
+       WHERE sc.run_id = $1 ORDER BY sc.document_id, s.ord NULLS LAST, sc.section_key`,
       [o.run],
     );
     if (o.json) {

@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
-import { getRun, runMigrations, type RunRow } from '@lovsync/shared/db';
+import { failRun, getRun, runMigrations, type RunRow } from '@lovsync/shared/db';
+import { assertRedisReachable, watchRedis } from '@lovsync/shared/redis';
 import type { Config } from '@lovsync/shared/config';
 import type { Logger } from '@lovsync/shared/logger';
 import { createSyncWorker, requestSync } from '@lovsync/sync';
@@ -28,21 +29,44 @@ export async function runCycle(
   opts: { force: boolean; filter?: string | null; log?: Logger },
 ): Promise<RunCycleResult> {
   await runMigrations(config.DATABASE_URL);
+  await assertRedisReachable(config.REDIS_URL, config.REDIS_CONNECT_TIMEOUT_SECONDS);
   const rt = createRuntime(config, { log: opts.log, service: 'run' });
   const workers: Worker[] = [];
   const t0 = performance.now();
+  let runId: number | undefined;
+  // Redis lost mid-run: workers would wait for it forever; a cron job must end.
+  let lost: Error | undefined;
+  const stopWatch = watchRedis(
+    rt.workerConnection,
+    config.REDIS_URL,
+    config.REDIS_CONNECT_TIMEOUT_SECONDS,
+    (err) => (lost = err),
+  );
+  const unlessLost = async <T>(p: Promise<T>): Promise<T> => {
+    for (;;) {
+      if (lost) throw lost;
+      const r = await Promise.race([
+        p.then((v) => ({ v })),
+        new Promise<null>((res) => setTimeout(() => res(null), 250)),
+      ]);
+      if (r) return r.v;
+    }
+  };
   try {
-    workers.push(await createSyncWorker(rt), createDiffWorker(rt), createParseWorker(rt));
-    await reconcile(rt);
-    const job = await requestSync(rt.queues, { trigger: 'manual', force: opts.force, filter: opts.filter });
-    const runId = await waitForRunId(rt.queues.sync, job.id!);
+    workers.push(await unlessLost(createSyncWorker(rt)), createDiffWorker(rt), createParseWorker(rt));
+    await unlessLost(reconcile(rt));
+    const job = await unlessLost(
+      requestSync(rt.queues, { trigger: 'manual', force: opts.force, filter: opts.filter }),
+    );
+    runId = await unlessLost(waitForRunId(rt.queues.sync, job.id!));
     const tSync = performance.now();
     let run = await getRun(rt.database.pool, runId);
     let lastReconcile = Date.now();
     while (run && run.status === 'running') {
+      if (lost) throw lost;
       await new Promise((r) => setTimeout(r, 100));
       if (Date.now() - lastReconcile > 10_000) {
-        await reconcile(rt, { activeSyncRunIds: new Set([runId]) });
+        await unlessLost(reconcile(rt, { activeSyncRunIds: new Set([runId]) }));
         lastReconcile = Date.now();
       }
       run = await getRun(rt.database.pool, runId);
@@ -57,8 +81,18 @@ export async function runCycle(
       datasets: ds.rows,
       phases: { syncMs: Math.round(tSync - t0), totalMs: Math.round(performance.now() - t0) },
     };
+  } catch (err) {
+    if (lost && runId !== undefined) await failRun(rt.database.pool, runId, lost.message).catch(() => undefined);
+    throw err;
   } finally {
-    await Promise.all(workers.map((w) => w.close()));
+    stopWatch();
+    if (lost) {
+      // Closing workers talks to Redis: with Redis gone, drop the connections instead.
+      await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+      rt.workerConnection.disconnect();
+    } else {
+      await Promise.all(workers.map((w) => w.close()));
+    }
     await rt.close();
   }
 }

@@ -16,7 +16,7 @@ export function createRuntime(
   opts: { log?: Logger; service?: string; poolSize?: number } = {},
 ): Runtime {
   const log =
-    opts.log ?? createLogger({ level: config.LOG_LEVEL }).child({ service: opts.service ?? 'lovsync' });
+    opts.log ?? createLogger({ level: config.LOG_LEVEL, stderr: true }).child({ service: opts.service ?? 'lovsync' });
   const database = createDatabase(config.DATABASE_URL, {
     max: opts.poolSize ?? Math.max(10, config.PARSER_CONCURRENCY + 4),
     applicationName: `lovsync-${opts.service ?? 'cli'}`,
@@ -28,7 +28,9 @@ export function createRuntime(
   const queueConnection = createRedis(config.REDIS_URL, 'worker');
   workerConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   queueConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
-  const queues = createQueues(queueConnection, config.QUEUE_PREFIX);
+  const queues = createQueues(queueConnection, config.QUEUE_PREFIX, (err, queue) =>
+    log.debug({ queue, err: err.message }, 'queue error'),
+  );
   return {
     config,
     log,
@@ -37,7 +39,11 @@ export function createRuntime(
     queues,
     workerConnection,
     async close() {
-      await queues.close().catch(() => undefined);
+      // Bounded: with Redis gone, closing the queues would wait for it.
+      await Promise.race([
+        queues.close().catch(() => undefined),
+        new Promise((r) => setTimeout(r, 2_000).unref()),
+      ]);
       queueConnection.disconnect();
       workerConnection.disconnect();
       await database.close().catch(() => undefined);

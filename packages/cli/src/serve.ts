@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import type { Config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
 import { createLogger } from '@lovsync/shared/logger';
+import { redactUrl } from '@lovsync/shared/redis';
 import { createSyncWorker, startPoller, upsertSyncSchedule } from '@lovsync/sync';
 import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
@@ -87,6 +88,22 @@ export async function serve(config: Config, role: Role): Promise<void> {
     rt = createRuntime(config, { log, service: role });
     const ctx = rt;
     const metrics = createMetrics(ctx);
+    // The HTTP server comes first: while Redis is down the workers below wait for it (reconnecting
+    // with backoff) and /readyz answers 503 naming Redis, instead of the service being unreachable.
+    http = await startHttpServer(ctx, {
+      dashboard: role === 'sync' || role === 'all',
+      metrics,
+      isShuttingDown: () => shuttingDown,
+    });
+    const waiting = setInterval(() => {
+      if (ctx.workerConnection.status !== 'ready')
+        log.warn(
+          { redis: redactUrl(config.REDIS_URL) },
+          'waiting for Redis (REDIS_URL); /readyz reports not ready',
+        );
+    }, 10_000);
+    waiting.unref();
+    stoppers.push(() => clearInterval(waiting));
     if (role === 'sync' || role === 'all') {
       workers.push(await createSyncWorker(ctx));
       await upsertSyncSchedule(ctx);
@@ -103,11 +120,6 @@ export async function serve(config: Config, role: Role): Promise<void> {
       workers.push(createParseWorker(ctx, { hooks: metrics.parseHooks }));
     }
     for (const w of workers) metrics.watchWorker(w);
-    http = await startHttpServer(ctx, {
-      dashboard: role === 'sync' || role === 'all',
-      metrics,
-      isShuttingDown: () => shuttingDown,
-    });
     log.info(
       { role, port: http.port, host: http.host, workers: workers.map((w) => w.name) },
       'lovsync serving',

@@ -1,16 +1,31 @@
 import { config } from '@lovsync/shared/config';
-import { getRun, runMigrations } from '@lovsync/shared/db';
+import { createDatabase, getRun, runMigrations } from '@lovsync/shared/db';
+import { assertRedisReachable } from '@lovsync/shared/redis';
 import { requestSync, importLovligState } from '@lovsync/sync';
 import { createRuntime } from './runtime.ts';
 
 export async function syncCommand(o: { force: boolean; wait: boolean }): Promise<void> {
-  const rt = createRuntime(config(), { service: 'cli' });
+  const cfg = config();
+  await assertRedisReachable(cfg.REDIS_URL, cfg.REDIS_CONNECT_TIMEOUT_SECONDS);
+  const rt = createRuntime(cfg, { service: 'cli' });
   try {
     const job = await requestSync(rt.queues, { trigger: 'manual', force: o.force });
     process.stdout.write(`sync requested (job ${job.id})\n`);
-    if (!o.wait) return;
+    const noWorker =
+      `nothing is consuming the sync queue: no sync worker is connected to REDIS_URL with QUEUE_PREFIX=${cfg.QUEUE_PREFIX} ` +
+      '(start `lovsync serve --role sync`, or run the whole cycle in this process with `lovsync run`)';
+    if (!o.wait) {
+      if ((await rt.queues.sync.getWorkersCount()) === 0) process.stderr.write(`lovsync: warning: ${noWorker}\n`);
+      return;
+    }
     let runId: number | undefined;
+    let lastWorkerCheck = 0;
     for (;;) {
+      if (Date.now() - lastWorkerCheck > 5_000) {
+        lastWorkerCheck = Date.now();
+        // The job would wait forever with nobody to take it: say so and stop.
+        if ((await rt.queues.sync.getWorkersCount()) === 0) throw new Error(noWorker);
+      }
       const j = await rt.queues.sync.getJob(job.id!);
       runId = (j?.data as { runId?: number } | undefined)?.runId;
       if (runId !== undefined) {
@@ -33,11 +48,12 @@ export async function syncCommand(o: { force: boolean; wait: boolean }): Promise
 export async function importLovligCommand(file: string): Promise<void> {
   const cfg = config();
   await runMigrations(cfg.DATABASE_URL);
-  const rt = createRuntime(cfg, { service: 'cli' });
+  // Postgres only: an import does not need Redis.
+  const database = createDatabase(cfg.DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
   try {
-    const r = await importLovligState(rt, file);
+    const r = await importLovligState({ database }, file);
     process.stdout.write(`imported ${r.files} file(s) of ${r.datasets} dataset(s) from ${file}\n`);
   } finally {
-    await rt.close();
+    await database.close();
   }
 }

@@ -56,6 +56,8 @@ export const configSchema = z
     LOVDATA_MAX_DOWNLOAD_CONCURRENCY: int(4, 1, 64),
     DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/lovsync', ['postgres:', 'postgresql:']),
     REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    /** How long a command waits for Redis before it gives up with one line naming REDIS_URL. */
+    REDIS_CONNECT_TIMEOUT_SECONDS: int(10, 1, 3600),
     QUEUE_PREFIX: z
       .string()
       .default('lovsync')

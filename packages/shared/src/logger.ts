@@ -6,9 +6,16 @@ export type { Logger };
  * JSON logs by default (one object per line, for log shippers); human-readable when stdout is a TTY.
  * Services derive child loggers: `log.child({ service: 'parser', queue: 'parse', jobId, attempt })`.
  */
-export function createLogger(opts: { level: string; name?: string; pretty?: boolean }): Logger {
-  const pretty = opts.pretty ?? process.stdout.isTTY === true;
-  return pino({
+export function createLogger(opts: {
+  level: string;
+  name?: string;
+  pretty?: boolean;
+  /** Log to stderr, keeping stdout for data (the CLI's commands; `serve` logs to stdout). */
+  stderr?: boolean;
+}): Logger {
+  const out = opts.stderr ? process.stderr : process.stdout;
+  const pretty = opts.pretty ?? out.isTTY === true;
+  const options = {
     name: opts.name ?? 'lovsync',
     level: opts.level,
     redact: {
@@ -19,9 +26,15 @@ export function createLogger(opts: { level: string; name?: string; pretty?: bool
       ? {
           transport: {
             target: 'pino-pretty',
-            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+            options: {
+            colorize: true,
+            translateTime: 'SYS:HH:MM:ss.l',
+            ignore: 'pid,hostname',
+            destination: opts.stderr ? 2 : 1,
+          },
           },
         }
       : {}),
-  });
+  };
+  return opts.stderr && !pretty ? pino(options, pino.destination(2)) : pino(options);
 }

@@ -183,7 +183,12 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
   const extract = tar.extract();
   let failure: Error | null = null;
   const fail = (err: Error) => {
-    if (!failure) failure = err;
+    // tar-stream's own errors ("Unexpected end of data") reach here through the entry stream.
+    if (!failure)
+      failure =
+        err instanceof ArchiveError || !(err instanceof Error) || err.name !== 'Error'
+          ? err
+          : new ArchiveError(`tar data is corrupt or truncated: ${err.message}`);
     source.destroy();
     dec.child?.kill('SIGKILL');
     extract.destroy(err);
@@ -250,6 +255,11 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
   });
 
   source.on('error', (err) => fail(new ArchiveError(`cannot read ${file}: ${err.message}`)));
+  // Whichever side fails first stops the other at once: a decoder that fails (CRC error, truncated
+  // stream) ends its output mid-entry and tar-stream would wait for the rest forever; a tar parser
+  // that fails on garbage stops reading, and the decoder would block on its full stdout forever.
+  dec.done.catch((err: Error) => fail(err));
+  extracted.catch((err: Error) => fail(err));
   source.pipe(dec.stdin as NodeJS.WritableStream);
   dec.stream.pipe(extract as unknown as NodeJS.WritableStream);
 

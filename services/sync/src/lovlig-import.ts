@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { withTransaction } from '@lovsync/shared/db';
 import type { ServiceContext } from '@lovsync/shared/context';
+import { normaliseEntryPath, unsafePathReason } from './archive-entries.ts';
+import { DATASET_NAME_RE } from './lovdata-client.ts';
 
 /**
  * lovlig's state.json: { "raw_datasets": { "<archive>": { "filename", "last_modified", "files": {
@@ -12,6 +14,8 @@ import type { ServiceContext } from '@lovsync/shared/context';
 const fileSchema = z.looseObject({
   path: z.string().optional(),
   size: z.number().int().nonnegative().optional(),
+  /** lovlig's FileMetadata names its XXH3-128 hex digest `sha256` (martgra/lovlig). */
+  sha256: z.string().optional(),
   xxhash: z.string().optional(),
   hash: z.string().optional(),
   status: z.string().optional(),
@@ -29,8 +33,15 @@ export interface LovligImportResult {
   files: number;
 }
 
-/** Adopts a lovlig state file so the first sync after switching reports only real changes. */
-export async function importLovligState(ctx: ServiceContext, file: string): Promise<LovligImportResult> {
+/**
+ * Adopts a lovlig state file so the first sync after switching reports only real changes. Dataset
+ * names and file paths are validated exactly like the sync validates list entries and archive
+ * entries: a crafted state file cannot point `files prune` or EXTRACT_DIR outside their roots.
+ */
+export async function importLovligState(
+  ctx: Pick<ServiceContext, 'database'>,
+  file: string,
+): Promise<LovligImportResult> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
@@ -44,15 +55,23 @@ export async function importLovligState(ctx: ServiceContext, file: string): Prom
   await withTransaction(ctx.database.pool, async (c) => {
     for (const [key, ds] of Object.entries(parsed.data.raw_datasets)) {
       const name = ds.filename ?? key;
+      if (!DATASET_NAME_RE.test(name) || name.includes('..'))
+        throw new Error(
+          `${file}: dataset ${JSON.stringify(name)} is not an archive file name such as gjeldende-lover.tar.bz2`,
+        );
       const dirName = name.replace(/\.(tar\.bz2|zip)$/, '');
       const rows: { path: string; hash: string; size: number; status: string }[] = [];
       for (const [fkey, f] of Object.entries(ds.files)) {
-        const hash = (f.xxhash ?? f.hash ?? '').toLowerCase();
+        const hash = (f.xxhash ?? f.hash ?? f.sha256 ?? '').toLowerCase();
         if (!/^[0-9a-f]{32}$/.test(hash))
           throw new Error(`${name}/${fkey}: no XXH3-128 hash in the state file`);
         // lovlig keys files by "<dataset-dir>/<path inside archive>".
         let path = f.path ?? fkey;
         if (path.startsWith(`${dirName}/`)) path = path.slice(dirName.length + 1);
+        const unsafe = unsafePathReason(path);
+        if (unsafe) throw new Error(`${name}: file ${JSON.stringify(path)} refused: ${unsafe}`);
+        path = normaliseEntryPath(path);
+        if (path === '') throw new Error(`${name}: file ${JSON.stringify(fkey)} refused: empty path`);
         const status = f.status === 'removed' ? 'removed' : 'unchanged';
         rows.push({ path, hash, size: f.size ?? 0, status });
       }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { createContentHasher } from '@lovsync/shared/hash';
 import { storableText, withTransaction } from '@lovsync/shared/db';
@@ -6,7 +5,7 @@ import { diffJobId } from '@lovsync/shared/queues';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { ArchiveError, readArchive, type RefusedEntry } from './archive-entries.ts';
 import { downloadArchive } from './download.ts';
-import { writeMirroredFile } from './extract-dir.ts';
+import { MirrorStage, pathInside } from './extract-dir.ts';
 import { withRetries, type DatasetListing } from './lovdata-client.ts';
 import { ManifestWriter } from './manifest-writer.ts';
 import type { ProgressReporter } from './progress.ts';
@@ -50,9 +49,10 @@ export async function syncDataset(
     )
   ).rows[0];
 
+  let stage: MirrorStage | undefined;
   try {
     const url = `${config.LOVDATA_API_URL}/v1/publicData/get/${encodeURIComponent(dataset)}`;
-    const dest = join(config.RAW_DATA_DIR, dataset);
+    const dest = pathInside(config.RAW_DATA_DIR, dataset);
     // A dataset that comes back after it was removed is always read again (never a 304 from the
     // validators of the version whose files were marked removed).
     const conditional = !p.force && stored?.listed !== false;
@@ -87,6 +87,8 @@ export async function syncDataset(
     log.info({ bytes: download.bytes, resumedFrom: download.resumedFrom }, 'archive downloaded');
 
     const hasher = await createContentHasher();
+    stage = config.EXTRACT_DIR ? new MirrorStage(config.EXTRACT_DIR, dataset, p.runId) : undefined;
+    const mirror = stage;
     const result = await withTransaction(database.pool, async (client) => {
       await client.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [
         p.runId,
@@ -119,9 +121,8 @@ export async function syncDataset(
           hasher.init();
           hasher.update(content);
           const hash = hasher.digest('hex');
-          if (config.EXTRACT_DIR && current.get(path) !== hash) {
-            await writeMirroredFile(config.EXTRACT_DIR, dataset, path, content);
-          }
+          // --force rewrites every file, so a mirror set up after the first sync becomes complete.
+          if (mirror && (p.force || current.get(path) !== hash)) await mirror.add(path, content);
           await writer.add({ path, hash, size: content.length, content });
         },
       });
@@ -175,6 +176,10 @@ export async function syncDataset(
       );
       return { files: writer.rows, timings, received: download.received };
     });
+    if (stage) {
+      const mirrored = await stage.commit();
+      log.info({ files: mirrored }, 'EXTRACT_DIR updated');
+    }
     await ctx.queues.diff.add(
       'diff',
       { runId: p.runId, dataset, vanished: false },
@@ -188,6 +193,7 @@ export async function syncDataset(
       timings: result.timings,
     };
   } catch (err) {
+    await stage?.discard().catch(() => undefined);
     const message = storableText(err instanceof Error ? err.message : String(err));
     const refused = ((err as { refused?: RefusedEntry[] }).refused ?? []).map((r) => ({
       path: storableText(r.path, 300),

@@ -106,7 +106,10 @@ async function syncPhase(
     for (const r of list.refused) log.warn({ entry: r.entry }, r.reason);
     listed = list.datasets.filter((d) => matchesFilter(d.filename, filter));
   } catch (err) {
-    const message = storableText(`cannot read the dataset list: ${(err as Error).message}`);
+    const message = storableText(
+      `cannot read the dataset list: ${(err as Error).message} ` +
+        `(LOVDATA_API_URL=${config.LOVDATA_API_URL}; offline? \`pnpm demo\` runs lovsync against the bundled emulator)`,
+    );
     log.error({ err: message }, 'sync failed');
     await failRun(database.pool, runId, message);
     throw new UnrecoverableError(message);

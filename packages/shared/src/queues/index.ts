@@ -69,10 +69,21 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-/** The producers of the three queues, sharing one connection; each owns its queue's default job options. */
-export function createQueues(connection: Redis, prefix: string): Queues {
-  const make = <T>(name: QueueName) =>
-    new Queue<T>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name] });
+/**
+ * The producers of the three queues, sharing one connection; each owns its queue's default job options.
+ * Connection errors go to `onError` (default: ignored; the connection's owner reports them): a Queue
+ * without an error listener prints every failed reconnect as a stack trace.
+ */
+export function createQueues(
+  connection: Redis,
+  prefix: string,
+  onError: (err: Error, queue: QueueName) => void = () => undefined,
+): Queues {
+  const make = <T>(name: QueueName) => {
+    const q = new Queue<T>(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name] });
+    q.on('error', (err: Error) => onError(err, name));
+    return q;
+  };
   const sync = make<SyncJobData>(SYNC_QUEUE);
   const diff = make<DiffJobData>(DIFF_QUEUE);
   const parse = make<ParseJobData>(PARSE_QUEUE);

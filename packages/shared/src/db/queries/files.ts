@@ -48,7 +48,7 @@ export async function fileStats(db: Queryable): Promise<FileStats[]> {
        count(*) FILTER (WHERE status = 'modified') AS modified,
        count(*) FILTER (WHERE status = 'unchanged') AS unchanged,
        count(*) FILTER (WHERE status = 'removed') AS removed,
-       COALESCE(sum(size) FILTER (WHERE status <> 'removed'), 0) AS bytes
+       COALESCE(sum(size) FILTER (WHERE status <> 'removed'), 0)::bigint AS bytes
      FROM files GROUP BY dataset ORDER BY dataset`,
   );
   return res.rows;

@@ -76,6 +76,8 @@ export async function finishSyncPhase(
   await db.query(
     `UPDATE sync_runs SET sync_finished_at = now(), datasets_checked = $2,
        error = COALESCE($3, error),
+       -- Until the run completes: datasets whose archive was read again; at completion
+       -- maybeCompleteRun counts only datasets whose content changed (a file_changes row).
        datasets_changed = (SELECT count(*) FROM run_datasets WHERE run_id = $1 AND status IN ('manifested', 'diffed')),
        datasets_failed = (SELECT count(*) FROM run_datasets WHERE run_id = $1 AND status = 'failed'),
        entries_refused = (SELECT COALESCE(sum(entries_refused), 0) FROM run_datasets WHERE run_id = $1),
@@ -116,7 +118,8 @@ export async function maybeCompleteRun(
               count(*) FILTER (WHERE parse_status = 'failed') AS bad,
               count(*) FILTER (WHERE change = 'added') AS added,
               count(*) FILTER (WHERE change = 'modified') AS modified,
-              count(*) FILTER (WHERE change = 'removed') AS removed
+              count(*) FILTER (WHERE change = 'removed') AS removed,
+              count(DISTINCT dataset) AS datasets
        FROM file_changes WHERE run_id = $1
      ), rd AS (
        SELECT count(*) FILTER (WHERE status = 'failed') AS failed,
@@ -128,6 +131,7 @@ export async function maybeCompleteRun(
        finished_at = now(),
        parse_total = fc.total, parse_succeeded = fc.ok, parse_failed = fc.bad,
        files_added = fc.added, files_modified = fc.modified, files_removed = fc.removed,
+       datasets_changed = fc.datasets,
        status = CASE
          WHEN r.error IS NOT NULL AND rd.changed = 0 AND rd.unchanged = 0 THEN 'failed'
          WHEN fc.total > 0 AND fc.bad::float8 / fc.total > $2 THEN 'failed'
