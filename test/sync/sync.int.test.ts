@@ -73,7 +73,13 @@ describe('sync of a real fixture archive', () => {
     // The reference is an independent XXH3-128 (Rust xxhash-rust via @node-rs/xxhash; the sync hashes
     // with hash-wasm's C build), so no `xxh128sum` binary is needed.
     const expected = Object.fromEntries(
-      fixtures.map((f) => [f.path, xxh3.xxh128(f.content as Buffer).toString(16).padStart(32, '0')]),
+      fixtures.map((f) => [
+        f.path,
+        xxh3
+          .xxh128(f.content as Buffer)
+          .toString(16)
+          .padStart(32, '0'),
+      ]),
     );
     for (const f of files) expect(f.hash).toBe(expected[f.path]);
 

@@ -48,15 +48,20 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       await c.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1 FOR SHARE', [runId])
     ).rows[0];
     const rdStatus = (
-      await c.query<{ status: string }>('SELECT status FROM run_datasets WHERE run_id = $1 AND dataset = $2', [
-        runId,
-        dataset,
-      ])
+      await c.query<{ status: string }>(
+        'SELECT status FROM run_datasets WHERE run_id = $1 AND dataset = $2',
+        [runId, dataset],
+      )
     ).rows[0]?.status;
     if (run?.status !== 'running' && rdStatus === 'manifested') {
       // The run ended (failed: its sync died) before this diff: nothing is committed under it, and
       // its manifest is released so a later run redoes the dataset.
-      await releaseManifest(c, runId, dataset, `run ${runId} was ${run?.status ?? 'deleted'} before its diff`);
+      await releaseManifest(
+        c,
+        runId,
+        dataset,
+        `run ${runId} was ${run?.status ?? 'deleted'} before its diff`,
+      );
       return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
     }
     const rd = (

@@ -190,7 +190,7 @@ async function syncPhase(
   const errors = [
     ...failed.map((f) => `${f.dataset}: ${f.error}`),
     ...(refusal ? [refusal] : []),
-    ...kept.filter((k) => !refusal).map((k) => `${k.dataset}: ${k.reason}`),
+    ...(refusal ? [] : kept.map((k) => `${k.dataset}: ${k.reason}`)),
   ];
   await finishSyncPhase(database.pool, runId, {
     datasetsChecked: listed.length,
@@ -234,10 +234,10 @@ async function decideVanished(
   const counts = new Map<string, number>();
   for (const dataset of missing) {
     // Counted once per run, however often a retried sync job gets here.
-    const fresh = await pool.query(
-      `SELECT 1 FROM run_datasets WHERE run_id = $1 AND dataset = $2`,
-      [runId, dataset],
-    );
+    const fresh = await pool.query(`SELECT 1 FROM run_datasets WHERE run_id = $1 AND dataset = $2`, [
+      runId,
+      dataset,
+    ]);
     const res = await pool.query<{ missing_runs: number }>(
       `UPDATE datasets SET missing_runs = missing_runs + $2 WHERE name = $1 RETURNING missing_runs`,
       [dataset, fresh.rowCount ? 0 : 1],

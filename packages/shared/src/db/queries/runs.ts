@@ -180,8 +180,11 @@ export const MAX_STORED_TEXT = 4000;
  * `max` characters. Every refusal reason and error that quotes upstream data goes through this.
  */
 export function storableText(text: string, max = MAX_STORED_TEXT): string {
-  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
-  let out = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  let out = text.replace(
+    // eslint-disable-next-line no-control-regex -- escaping control characters is the point
+    /[\u0000-\u0008\u000b-\u001f\u007f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
   out = out.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   if (out.length > max) out = `${out.slice(0, max - 30)}... (${out.length - max + 30} more characters)`;
   return out;
