@@ -7,6 +7,7 @@ import { apiRouter } from './api-routes.ts';
 import { basicAuth } from './basic-auth.ts';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.ts';
 import { errorHandler, notFound } from './http-error.ts';
+import { hostGuard } from './host-guard.ts';
 import type { Metrics } from './metrics.ts';
 import { pagesRouter } from './pages.ts';
 import { createReadinessCheck } from './readiness.ts';
@@ -43,7 +44,9 @@ const CLOSE_GRACE_MS = 2_000;
  *              supports basic_auth, so there is no reason to leave it open.
  *   /, /runs/:id, /api/*, /admin/queues   only with `dashboard`.
  *
- * Without DASHBOARD_USER/DASHBOARD_PASSWORD the server binds 127.0.0.1 only, whatever `host` says.
+ * Without DASHBOARD_USER/DASHBOARD_PASSWORD the server binds 127.0.0.1 only, whatever `host` says,
+ * and answers only requests naming a loopback host; cross-origin state changes are always refused
+ * (host-guard.ts).
  */
 export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptions): Promise<HttpServer> {
   const cfg = ctx.config;
@@ -108,6 +111,7 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
       .json({ status: report.ready ? 'ready' : 'not ready', ...report });
   });
 
+  app.use(hostGuard({ authenticated }));
   if (authenticated) app.use(basicAuth(user, password));
 
   app.get('/metrics', async (_req, res) => {
