@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import { TarEndMarkerWatch } from './tar-end-marker.ts';
 import unbzip2 from 'unbzip2-stream';
 import yauzl from 'yauzl';
 
@@ -181,6 +182,7 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
   const source = createReadStream(file, { highWaterMark: 256 * 1024 });
   const dec = spawnDecoder(decoder);
   const extract = tar.extract();
+  const endMarker = new TarEndMarkerWatch();
   let failure: Error | null = null;
   const fail = (err: Error) => {
     // tar-stream's own errors ("Unexpected end of data") reach here through the entry stream.
@@ -208,6 +210,8 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
         refused.push({ path: name, reason });
         skip();
       };
+      // After the end-of-archive marker nothing is part of the archive (as with `tar x`).
+      if (endMarker.isEndBefore(header)) return skip();
       if (type === 'directory') return skip();
       if (type !== 'file' && type !== 'contiguous-file') {
         return reject_(
@@ -261,7 +265,7 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
   dec.done.catch((err: Error) => fail(err));
   extracted.catch((err: Error) => fail(err));
   source.pipe(dec.stdin as NodeJS.WritableStream);
-  dec.stream.pipe(extract as unknown as NodeJS.WritableStream);
+  dec.stream.pipe(endMarker).pipe(extract as unknown as NodeJS.WritableStream);
 
   const results = await Promise.allSettled([extracted, dec.done]);
   if (failure) throw failure;
