@@ -187,6 +187,8 @@ const BLOCK_ELEMENTS = new Set([
   'h5',
   'h6',
 ]);
+/** Whitespace-only text containing a line break: see text(). */
+const FORMATTING_ONLY = /^[ \t\r\n]*\n[ \t\r\n]*$/;
 const HEADING_ELEMENTS = new Set(['h2', 'h3', 'h4', 'h5', 'h6']);
 
 /** Class lookup that also copes with several space-separated classes. */
@@ -632,6 +634,9 @@ class DocumentExtractor {
 
   private text(t: string): void {
     if (this.skipDepth > 0) return;
+    // Whitespace-only text with a line break is indentation between elements (a pretty-printed
+    // serialisation): never text. Lovdata's own files have no line breaks at all.
+    if (t.length < 512 && t.includes('\n') && FORMATTING_ONLY.test(t)) return;
     if (this.capture !== null) {
       this.capture.push(t);
       return;
