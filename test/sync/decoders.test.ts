@@ -68,11 +68,9 @@ const DAMAGE: [string, (file: string, size: number) => Promise<void>][] = [
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'lovsync-decoders-'));
   good = join(tmp, 'good.tar.bz2');
-  await buildTarBz2(
-    [...fixtureEntries('gjeldende-lover'), ...fixtureEntries('lovtidend-avd1-2025')],
-    good,
-    { compressor: 'bzip2' },
-  );
+  await buildTarBz2([...fixtureEntries('gjeldende-lover'), ...fixtureEntries('lovtidend-avd1-2025')], good, {
+    compressor: 'bzip2',
+  });
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });

@@ -82,7 +82,8 @@ export async function runCycle(
       phases: { syncMs: Math.round(tSync - t0), totalMs: Math.round(performance.now() - t0) },
     };
   } catch (err) {
-    if (lost && runId !== undefined) await failRun(rt.database.pool, runId, lost.message).catch(() => undefined);
+    if (lost && runId !== undefined)
+      await failRun(rt.database.pool, runId, lost.message).catch(() => undefined);
     throw err;
   } finally {
     stopWatch();

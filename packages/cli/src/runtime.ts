@@ -16,7 +16,8 @@ export function createRuntime(
   opts: { log?: Logger; service?: string; poolSize?: number } = {},
 ): Runtime {
   const log =
-    opts.log ?? createLogger({ level: config.LOG_LEVEL, stderr: true }).child({ service: opts.service ?? 'lovsync' });
+    opts.log ??
+    createLogger({ level: config.LOG_LEVEL, stderr: true }).child({ service: opts.service ?? 'lovsync' });
   const database = createDatabase(config.DATABASE_URL, {
     max: opts.poolSize ?? Math.max(10, config.PARSER_CONCURRENCY + 4),
     applicationName: `lovsync-${opts.service ?? 'cli'}`,

@@ -15,7 +15,8 @@ export async function syncCommand(o: { force: boolean; wait: boolean }): Promise
       `nothing is consuming the sync queue: no sync worker is connected to REDIS_URL with QUEUE_PREFIX=${cfg.QUEUE_PREFIX} ` +
       '(start `lovsync serve --role sync`, or run the whole cycle in this process with `lovsync run`)';
     if (!o.wait) {
-      if ((await rt.queues.sync.getWorkersCount()) === 0) process.stderr.write(`lovsync: warning: ${noWorker}\n`);
+      if ((await rt.queues.sync.getWorkersCount()) === 0)
+        process.stderr.write(`lovsync: warning: ${noWorker}\n`);
       return;
     }
     let runId: number | undefined;

@@ -27,11 +27,11 @@ export function createLogger(opts: {
           transport: {
             target: 'pino-pretty',
             options: {
-            colorize: true,
-            translateTime: 'SYS:HH:MM:ss.l',
-            ignore: 'pid,hostname',
-            destination: opts.stderr ? 2 : 1,
-          },
+              colorize: true,
+              translateTime: 'SYS:HH:MM:ss.l',
+              ignore: 'pid,hostname',
+              destination: opts.stderr ? 2 : 1,
+            },
           },
         }
       : {}),
