@@ -27,6 +27,7 @@ async function lovsync(args: string[], extraEnv: Record<string, string> = {}) {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }), ...extraEnv },
       timeout: 50_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
   } catch (err) {
