@@ -97,7 +97,7 @@ function serialise(el: Element, depth: number, out: string[]): void {
     const indent = '  '.repeat(depth + 1);
     for (const c of el.children) {
       out.push(`\n${indent}`);
-      serialise(c, depth + 1, out);
+      serialise(c as Element, depth + 1, out);
     }
     out.push(`\n${'  '.repeat(depth)}`);
   } else {
