@@ -140,6 +140,11 @@ program
   .action(importLovligCommand);
 
 program.parseAsync(process.argv).catch((err: Error) => {
-  process.stderr.write(`lovsync: ${err.message}\n`);
+  // An interrupted run exits like any interrupted command (128 + SIGINT), as soon as stderr is
+  // flushed: the cut-off download it leaves behind must not keep the process alive.
+  const interrupted = err.name === 'RunInterruptedError';
+  process.stderr.write(`lovsync: ${err.message}\n`, () => {
+    if (interrupted) process.exit(130);
+  });
   process.exitCode = 1;
 });

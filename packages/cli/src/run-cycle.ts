@@ -8,6 +8,19 @@ import { createDiffWorker, reconcile } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
 import { createRuntime } from './runtime.ts';
 
+/** `lovsync run` was stopped by SIGINT/SIGTERM: its run is failed with the reason, nothing is left held. */
+export class RunInterruptedError extends Error {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    readonly runId: number | undefined,
+  ) {
+    super(
+      `interrupted by ${signal}${runId !== undefined ? `: run ${runId} marked failed; the next run redoes its datasets` : ' before a run started'}`,
+    );
+    this.name = 'RunInterruptedError';
+  }
+}
+
 export interface RunCycleResult {
   run: RunRow;
   datasets: {
@@ -34,6 +47,7 @@ export async function runCycle(
   const workers: Worker[] = [];
   const t0 = performance.now();
   let runId: number | undefined;
+  let syncJobId: string | undefined;
   // Redis lost mid-run: workers would wait for it forever; a cron job must end.
   let lost: Error | undefined;
   const stopWatch = watchRedis(
@@ -42,9 +56,24 @@ export async function runCycle(
     config.REDIS_CONNECT_TIMEOUT_SECONDS,
     (err) => (lost = err),
   );
+  // SIGINT / SIGTERM: stop waiting, fail the run (releasing its manifests), hand the sync job back;
+  // a second signal exits at once.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130);
+    interrupted = signal;
+    process.stderr.write(
+      `lovsync: ${signal} received: stopping${runId !== undefined ? ` run ${runId}` : ''} (again to exit at once)\n`,
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const stopReason = (): Error | undefined =>
+    lost ?? (interrupted ? new RunInterruptedError(interrupted, runId) : undefined);
   const unlessLost = async <T>(p: Promise<T>): Promise<T> => {
     for (;;) {
-      if (lost) throw lost;
+      const stop = stopReason();
+      if (stop) throw stop;
       const r = await Promise.race([
         p.then((v) => ({ v })),
         new Promise<null>((res) => setTimeout(() => res(null), 250)),
@@ -55,15 +84,18 @@ export async function runCycle(
   try {
     workers.push(await unlessLost(createSyncWorker(rt)), createDiffWorker(rt), createParseWorker(rt));
     await unlessLost(reconcile(rt));
+    await sayWhatHoldsTheSyncSlot(rt);
     const job = await unlessLost(
       requestSync(rt.queues, { trigger: 'manual', force: opts.force, filter: opts.filter }),
     );
+    syncJobId = job.id!;
     runId = await unlessLost(waitForRunId(rt.queues.sync, job.id!));
     const tSync = performance.now();
     let run = await getRun(rt.database.pool, runId);
     let lastReconcile = Date.now();
     while (run && run.status === 'running') {
-      if (lost) throw lost;
+      const stop = stopReason();
+      if (stop) throw stop;
       await new Promise((r) => setTimeout(r, 100));
       if (Date.now() - lastReconcile > 10_000) {
         await unlessLost(reconcile(rt, { activeSyncRunIds: new Set([runId]) }));
@@ -82,12 +114,32 @@ export async function runCycle(
       phases: { syncMs: Math.round(tSync - t0), totalMs: Math.round(performance.now() - t0) },
     };
   } catch (err) {
-    if (lost && runId !== undefined)
-      await failRun(rt.database.pool, runId, lost.message).catch(() => undefined);
-    throw err;
+    const stop = stopReason();
+    if (stop && runId === undefined && syncJobId !== undefined) {
+      // Stopped while waiting for the sync job to name its run: it may have started it already.
+      const started = (await rt.queues.sync.getJob(syncJobId).catch(() => undefined))?.data as
+        { runId?: number } | undefined;
+      if (typeof started?.runId === 'number') runId = started.runId;
+    }
+    if (stop && runId !== undefined)
+      await failRun(rt.database.pool, runId, stop.message).catch(() => undefined);
+    throw stop instanceof RunInterruptedError ? new RunInterruptedError(stop.signal, runId) : err;
   } finally {
     stopWatch();
-    if (lost) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (interrupted && !lost) {
+      // Active jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; then the workers are closed by force and
+      // the sync job, still locked by this process, is removed so that the next run starts at once
+      // instead of waiting for the lock to expire (its run is already failed).
+      // (Worker.close() caches its first call, so the bound is kept here, not by close().)
+      await Promise.all(workers.map((w) => w.pause(true).catch(() => undefined)));
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+      while (Date.now() < deadline && (await activeJobs(rt).catch(() => 0)) > 0)
+        await new Promise((r) => setTimeout(r, 100));
+      await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+      if (syncJobId !== undefined) await releaseSyncJob(rt, syncJobId).catch(() => undefined);
+    } else if (lost) {
       // Closing workers talks to Redis: with Redis gone, drop the connections instead.
       await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
       rt.workerConnection.disconnect();
@@ -111,5 +163,33 @@ async function waitForRunId(
       throw new Error(`sync failed before it started a run: ${job.failedReason}`);
     if (!job) throw new Error(`sync job ${jobId} vanished before it started`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function activeJobs(rt: ReturnType<typeof createRuntime>): Promise<number> {
+  const { sync, diff, parse } = rt.queues;
+  const counts = await Promise.all([sync, diff, parse].map((q) => q.getActiveCount()));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Removes a sync job this process still holds (its lock first: the job cannot be removed while locked). */
+async function releaseSyncJob(rt: ReturnType<typeof createRuntime>, jobId: string): Promise<void> {
+  const q = rt.queues.sync;
+  const job = await q.getJob(jobId);
+  if (!job) return;
+  const state = await job.getState();
+  if (state === 'completed' || state === 'failed') return;
+  await rt.workerConnection.del(q.toKey(`${jobId}:lock`));
+  await q.remove(jobId);
+}
+
+/** A sync still active from another (or a killed) process holds the one sync slot: say so at once. */
+async function sayWhatHoldsTheSyncSlot(rt: ReturnType<typeof createRuntime>): Promise<void> {
+  const active = await rt.queues.sync.getJobs(['active']);
+  for (const j of active) {
+    const id = (j?.data as { runId?: number } | undefined)?.runId;
+    process.stderr.write(
+      `lovsync: an earlier sync${typeof id === 'number' ? ` (run ${id})` : ''} is still active in another process or was cut off; this run starts when it finishes or its lock expires\n`,
+    );
   }
 }

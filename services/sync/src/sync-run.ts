@@ -53,6 +53,17 @@ export async function runSync(
   const { config, database } = ctx;
   const filter = data.filter === undefined ? config.LOVDATA_DATASET_FILTER : data.filter;
   let runId = data.runId;
+  if (runId !== undefined) {
+    // A retried job of a run that has ended meanwhile (interrupted, or failed by the reconciler)
+    // does not bring that run back: the next sync redoes its datasets under a new run.
+    const status = (
+      await database.pool.query<{ status: string }>('SELECT status FROM sync_runs WHERE id = $1', [runId])
+    ).rows[0]?.status;
+    if (status !== 'running') {
+      ctx.log.warn({ runId, status }, 'sync job of a run that has already ended: not redone');
+      return { runId, checked: 0, results: [], vanished: [], kept: [], refusedListEntries: [] };
+    }
+  }
   if (runId === undefined) {
     runId = await createRun(database.pool, {
       trigger: data.trigger,
