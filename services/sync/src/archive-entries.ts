@@ -193,6 +193,9 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
           : new ArchiveError(`tar data is corrupt or truncated: ${err.message}`);
     source.destroy();
     dec.child?.kill('SIGKILL');
+    // The end-marker watch sits between decoder and tar parser: it must go too, or the decoder's
+    // output stays buffered in it and the decoder never closes.
+    endMarker.destroy();
     extract.destroy(err);
   };
 
