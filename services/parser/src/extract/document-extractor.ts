@@ -193,6 +193,13 @@ const BLOCK_ELEMENTS = new Set([
  * right side must start with a letter, digit, opening bracket/quote or a § sign. */
 const NO_SPACE_AFTER = /[\s([{«„“‘"'/\-\u2010-\u2015]/;
 const SPACE_BEFORE = /[\p{L}\p{N}([{«§]/u;
+/** What an element's first child was (whitespace-only text aside): see DocumentExtractor.text(). */
+const enum FirstChild {
+  None,
+  Text,
+  Element,
+}
+
 /** Typographically attached inline elements: no word space at their boundaries. */
 const ATTACHED_ELEMENTS = new Set(['sub', 'sup']);
 /** Sections nested deeper than this are refused (real documents: at most 7). */
@@ -327,12 +334,18 @@ class DocumentExtractor {
   private articleCount = 0;
   private changeCount = 0;
   private unitCounter = 0;
-  /** Inline-boundary state (see text()): last character of the text routed since the last block
-   * boundary ('' at a line start), whether an element tag was crossed since then, and whether a
-   * crossed tag was a sub/sup. */
+  // Whitespace rule state (see text()).
+  /** Last character of the text routed since the last block boundary ('' at a line start). */
   private lastChar = '';
-  private junction = false;
-  private attached = false;
+  /** A tag came after the last non-blank text. */
+  private tagBefore = false;
+  /** Open (visible) sub/sup elements, and whether the last non-blank text was inside one. */
+  private attachedDepth = 0;
+  private lastTextAttached = false;
+  /** An uncertain position (see text()) lies between the last non-blank text and the next. */
+  private uncertain = false;
+  /** Per open element: what its first child (blank text aside) was. */
+  private readonly firstChild: FirstChild[] = [];
   private inputLength = 0;
 
   constructor(
@@ -395,10 +408,15 @@ class DocumentExtractor {
       this.skipDepth++;
       roles.push(R_SKIP);
       this.names.push('');
+      this.firstChild.push(FirstChild.None);
       return;
     }
     const name = tag.name;
     this.names.push(name);
+    this.tagPosition();
+    const parentFirst = this.firstChild.length - 1;
+    if (this.firstChild[parentFirst] === FirstChild.None) this.firstChild[parentFirst] = FirstChild.Element;
+    this.firstChild.push(FirstChild.None);
     const attrs = tag.attributes;
     if (roles.length === 0) {
       if (this.rootClosed) {
@@ -412,18 +430,18 @@ class DocumentExtractor {
     if (this.inHeader) {
       const role = this.openInHeader(name, attrs['class']);
       roles.push(role);
-      this.crossTag(role, name);
+      this.afterTag(role, name, true);
       return;
     }
     if (!this.inMain) {
       const role = this.openOutsideMain(name);
       roles.push(role);
-      this.crossTag(role, name);
+      this.afterTag(role, name, true);
       return;
     }
     const role = this.bodyRole(name, attrs['class']);
     roles.push(role);
-    this.crossTag(role, name);
+    this.afterTag(role, name, true);
     switch (role) {
       case R_INLINE:
         if (name === 'a') this.link(attrs['href']);
@@ -609,8 +627,10 @@ class DocumentExtractor {
   private closeElement(): void {
     const role = this.roles.pop();
     const name = this.names.pop() ?? '';
+    if (this.skipDepth <= 1) this.tagPosition();
+    this.firstChild.pop();
     if (this.roles.length === 0) this.rootClosed = true;
-    if (role !== undefined && this.skipDepth <= 1) this.crossTag(role, name);
+    if (role !== undefined && this.skipDepth <= 1) this.afterTag(role, name, false);
     switch (role) {
       case R_INLINE:
         return;
@@ -683,46 +703,63 @@ class DocumentExtractor {
   }
 
   /**
-   * Text of the document. Serialisation-independent whitespace rule (#12.3): a text node made
-   * only of XML whitespace (space, tab, CR, LF) always sits between two tags, and serialisers add
-   * it (indentation) or delete it (libxml2's blank-node heuristic in `xmllint --format`) at will,
-   * so it is never text. Instead, where visible text follows an element boundary that is not a
-   * block boundary (e.g. `<strong>1.</strong> <a>Lov …`), one word space is put in when the text
-   * before ends in a character that is not a space, opening bracket/quote, slash, hyphen or dash,
-   * and the text after starts with a letter, digit, opening bracket/quote or §, unless one of the
-   * crossed elements is a sub/sup (`T<sub>n</sub>`, `m<sup>2</sup>`). Text nodes with visible
-   * characters keep all their spaces, so significant spaces in mixed content are never lost.
+   * Text of the document, with the serialisation-independent whitespace rule (#12.3). Serialisers
+   * add whitespace-only text between tags (indentation of element-only content) or delete it
+   * (libxml2's blank-node heuristic in `xmllint --format` deletes whitespace-only text between
+   * two tags unless the enclosing element's first child is text). So a position between two tags
+   * (with nothing or only XML whitespace between them) is
+   * - certain when the enclosing element's first child is (non-blank) text: whitespace there is
+   *   one space, nothing there is nothing (no serialiser changes mixed content);
+   * - uncertain otherwise: whitespace there is ignored, and one word space is put in when the
+   *   text before ends in a character other than a space, opening bracket/quote, slash, hyphen or
+   *   dash, and the text after starts with a letter, digit, opening bracket/quote or §, unless
+   *   one of the two tags is a sub/sup (`<i>T</i><sub>n</sub>`). `<strong>1.</strong> <a>Lov`,
+   *   `<strong>1.</strong><a>Lov` and the same indented all give "1. Lov".
+   * Block elements start new lines, so positions next to them never matter. Text with visible
+   * characters keeps every space it has.
    */
   private text(t: string): void {
     if (this.skipDepth > 0) return;
-    if (isXmlBlank(t)) return;
-    if (this.junction) {
-      this.junction = false;
-      const before = this.lastChar;
-      if (
-        !this.attached &&
-        before !== '' &&
-        !NO_SPACE_AFTER.test(before) &&
-        SPACE_BEFORE.test(t.charAt(0))
-      ) {
+    const parent = this.firstChild.length - 1;
+    if (isXmlBlank(t)) {
+      if (this.firstChild[parent] === FirstChild.Text) {
         this.route(' ');
+        this.lastChar = ' ';
       }
-      this.attached = false;
+      return;
     }
+    const attached = this.attachedDepth > 0;
+    if (this.uncertain && !attached && !this.lastTextAttached) {
+      const before = this.lastChar;
+      if (before !== '' && !NO_SPACE_AFTER.test(before) && SPACE_BEFORE.test(t.charAt(0))) this.route(' ');
+    }
+    this.uncertain = false;
+    this.tagBefore = false;
+    this.lastTextAttached = attached;
+    if (this.firstChild[parent] === FirstChild.None) this.firstChild[parent] = FirstChild.Text;
     this.lastChar = t.charAt(t.length - 1);
     this.route(t);
   }
 
-  /** An element tag was crossed: a block-level role starts a new line, an inline one is a junction. */
-  private crossTag(role: number, name: string): void {
-    if (role === R_INLINE || role === R_SKIP) {
-      this.junction = true;
-      if (ATTACHED_ELEMENTS.has(name)) this.attached = true;
-    } else {
-      this.lastChar = '';
-      this.junction = false;
-      this.attached = false;
+  /** A tag (open or close) at the current position: marks an uncertain position (see text()). */
+  private tagPosition(): void {
+    if (this.tagBefore && this.firstChild[this.firstChild.length - 1] !== FirstChild.Text) {
+      this.uncertain = true;
     }
+    this.tagBefore = true;
+  }
+
+  /** After a tag: a block-level role starts a new line, so no word space can follow; a visible
+   * sub/sup is typographically attached to its neighbours (no word space next to its text). */
+  private afterTag(role: number, name: string, opening: boolean): void {
+    if (role === R_INLINE) {
+      if (ATTACHED_ELEMENTS.has(name)) this.attachedDepth += opening ? 1 : -1;
+      return;
+    }
+    if (role === R_SKIP) return;
+    this.lastChar = '';
+    this.uncertain = false;
+    this.lastTextAttached = false;
   }
 
   /** Routes text (from the document or generated: separators, markers) to where it belongs. */
