@@ -202,7 +202,7 @@ const enum FirstChild {
 
 /** Typographically attached inline elements: no word space at their boundaries. */
 const ATTACHED_ELEMENTS = new Set(['sub', 'sup']);
-/** Sections nested deeper than this are refused (real documents: at most 7). */
+/** Units (chapters, §§) nested deeper than this are refused (real documents: at most 8). */
 export const MAX_SECTION_DEPTH = 32;
 /** A heading path longer than this is refused (real documents: at most ~1,050). */
 export const MAX_HEADING_PATH_CHARS = 8192;
@@ -843,7 +843,7 @@ class DocumentExtractor {
     const parent = this.top;
     if (this.stack.length > MAX_SECTION_DEPTH) {
       throw new DocumentLimitError(
-        `sections nested deeper than ${MAX_SECTION_DEPTH} levels (MAX_SECTION_DEPTH)`,
+        `sections (chapters, §§) nested deeper than ${MAX_SECTION_DEPTH} levels (MAX_SECTION_DEPTH)`,
       );
     }
     this.endTextBlock(parent);
