@@ -77,5 +77,4 @@ describe('linear work (issue 17 point 9)', () => {
     for (const r of perChar) expect(r).toBeLessThanOrEqual(1);
     expect(perChar[2]! / perChar[0]!).toBeLessThan(1.5);
   });
-
 });

@@ -14,7 +14,14 @@ import { articleHeading, isRepealedTitle, splitChapterHeading } from './headings
 import { textSlices } from './input-slices.ts';
 import type { ExtractInput } from './input-slices.ts';
 import { normaliseKey } from './section-keys.ts';
-import { TextSink, cleanLine, detach, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
+import {
+  TextSink,
+  cleanLine,
+  detach,
+  hasVisibleText,
+  joinNormalised,
+  normaliseLine,
+} from './text-normaliser.ts';
 import type {
   CrossReferenceKind,
   ExtractOptions,

@@ -8,7 +8,8 @@ import type { ExtractedDocument } from './index.ts';
 // the tests measure output sizes against input sizes.
 const HEAD =
   '<!DOCTYPE html><html lang="no"><head><title>T</title></head><body><header class="documentHeader"><dl class="data-document-key-info"><dt class="dokid">D</dt><dd class="dokid">NL/lov/2000-01-01-1</dd></dl></header>';
-const wrap = (body: string): string => `${HEAD}<main class="documentBody"><h1>T</h1>${body}</main></body></html>`;
+const wrap = (body: string): string =>
+  `${HEAD}<main class="documentBody"><h1>T</h1>${body}</main></body></html>`;
 
 /** A chain of `depth` nested chapters, each with a heading of `headingChars` characters and one §. */
 function chain(depth: number, headingChars: number, tag: string): string {
@@ -77,7 +78,9 @@ describe('heading paths and work per document are linear (issue 17 point 9)', ()
     );
     // Just below the cap is fine.
     const ok = await extractDocument(wrap(chain(2, 3000, 'q')));
-    expect(Math.max(...ok.sections.map((s) => s.headingPath.length))).toBeLessThanOrEqual(MAX_HEADING_PATH_CHARS);
+    expect(Math.max(...ok.sections.map((s) => s.headingPath.length))).toBeLessThanOrEqual(
+      MAX_HEADING_PATH_CHARS,
+    );
   });
 
   it('work per document is capped: a long heading over many tiny §§ is refused', async () => {
@@ -90,7 +93,11 @@ describe('heading paths and work per document are linear (issue 17 point 9)', ()
       ).join('');
     const small = wrap(`<section class="section"><h2>${heading}</h2>${articles(50)}</section>`);
     expect((await extractDocument(small)).sections).toHaveLength(51);
-    const err = await limitError(wrap(`<section class="section"><h2>${heading}</h2>${articles(20_000)}</section>`));
-    expect(err.message).toMatch(/^document output exceeds \d+ characters \(16 per input character \+ 4194304; MAX_WORK_PER_INPUT_CHAR\)$/);
+    const err = await limitError(
+      wrap(`<section class="section"><h2>${heading}</h2>${articles(20_000)}</section>`),
+    );
+    expect(err.message).toMatch(
+      /^document output exceeds \d+ characters \(16 per input character \+ 4194304; MAX_WORK_PER_INPUT_CHAR\)$/,
+    );
   });
 });

@@ -8,10 +8,7 @@ import { readArchive } from '../../../sync/src/archive-entries.ts';
 /** Where the sample archives are (LOVSYNC_CORPUS_DIR overrides). */
 export const CORPUS_DIR = process.env['LOVSYNC_CORPUS_DIR'] ?? '/work/shared/corpus';
 
-export type CorpusArchive =
-  | 'gjeldende-lover'
-  | 'gjeldende-sentrale-forskrifter'
-  | 'lovtidend-avd1-2001-2024';
+export type CorpusArchive = 'gjeldende-lover' | 'gjeldende-sentrale-forskrifter' | 'lovtidend-avd1-2001-2024';
 
 const cache = new Map<string, Map<string, string>>();
 
@@ -30,7 +27,8 @@ export async function corpusMembers(
   await readArchive(file, {
     limits: { maxEntryBytes: 64 * 1024 * 1024, maxTotalBytes: 1024 * 1024 * 1024, maxEntries: 100_000 },
     onEntry: (path, content) => {
-      if (path.endsWith('.xml') && (only === undefined || only(path))) members.set(path, content.toString('utf8'));
+      if (path.endsWith('.xml') && (only === undefined || only(path)))
+        members.set(path, content.toString('utf8'));
     },
   });
   if (only === undefined) cache.set(archive, members);
