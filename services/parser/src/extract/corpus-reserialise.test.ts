@@ -3,7 +3,7 @@ import { prettyPrintXml } from '../../../../test/archive/pretty-xml.ts';
 import { xmllintFormat } from '../../../../test/archive/xmllint-format.ts';
 import { extractDocument } from './index.ts';
 import type { ExtractedDocument } from './index.ts';
-import { corpusMembers } from './real-corpus.ts';
+import { corpusMembers } from '../../../../test/archive/real-corpus.ts';
 
 // Issue 12 point 3 at extractor level: every real law (all 755 of gjeldende-lover, both Grunnloven
 // twins) re-serialised gives exactly the same extractor output (document fields, sections with

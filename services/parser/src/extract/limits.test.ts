@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_HEADING_PATH_CHARS, MAX_SECTION_DEPTH } from './document-extractor.ts';
+import { MAX_HEADING_PATH_CHARS, MAX_SECTION_DEPTH } from './limits.ts';
 import { DocumentLimitError } from './errors.ts';
 import { MalformedDocumentError, extractDocument } from './index.ts';
 import type { ExtractedDocument } from './index.ts';
