@@ -62,10 +62,14 @@ describe('section keys are stable under Unicode variants (issue 12 point 2)', ()
     expect(link).toMatchObject({ raw: 'lov/2000-01-01-1/§9\u20114a', targetPart: '§9-4a' });
   });
 
-  it('a real release edit (U+2011 -> "-") keeps key and text hash; only the number glyph differs', async () => {
+  it('a real release edit (U+2011 -> "-" in data-name and number) keeps key, number and text hash', async () => {
     const before = await doc(art('§9\u20114a', '§ 9\u20114a', 'Tekst.'));
     const after = await doc(art('§9-4a', '§ 9-4a', 'Tekst.'));
     expect(after.sections[0]?.key).toBe(before.sections[0]?.key);
+    // U+2010/U+2011 are '-' in text too (as NBSP is a space): no section change at all
+    expect(after.sections[0]?.number).toBe('§ 9-4a');
+    expect(before.sections[0]?.number).toBe('§ 9-4a');
+    expect(after.sections[0]?.textHash).toBe(before.sections[0]?.textHash);
     expect([before.sections[0]?.dataName, after.sections[0]?.dataName]).toEqual(['§9\u20114a', '§9-4a']);
   });
 });
