@@ -20,10 +20,10 @@
 import { spawn } from 'node:child_process';
 import { link, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '../test/emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import { sampleBackendCpu } from './lib/backend-sampler.ts';
-import type { RunCycleResult } from '../packages/cli/src/run-cycle.ts';
+import type { RunCycleResult } from '@lovsync/app/compose/run-cycle';
 import { collectOutput, ROOT, timeShell } from './lib/proc.ts';
 import { waitForQuiet } from './lib/quiet.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
@@ -104,7 +104,7 @@ async function runCli(
       process.execPath,
       '--import',
       'tsx',
-      'packages/cli/src/main.ts',
+      'apps/lovsync/src/cli/main.ts',
       'run',
       '--json',
     ],
