@@ -47,7 +47,7 @@ interface Served {
   running(): boolean;
 }
 
-/** `node --import tsx packages/cli/src/main.ts serve --role parser`, waiting for "lovsync serving". */
+/** `node --import tsx apps/lovsync/src/cli/main.ts serve --role parser`, waiting for "lovsync serving". */
 async function serveParser(env: TestEnv, overrides: Record<string, string> = {}): Promise<Served> {
   const child = spawn(
     process.execPath,

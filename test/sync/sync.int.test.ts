@@ -154,6 +154,33 @@ describe('sync of a real fixture archive', () => {
     expect(ds).toHaveLength(0);
   });
 
+  it('a retried sync job keeps the failure of a dataset whose download already had its attempts (no second round of retries)', async () => {
+    emu.setFault({ kind: 'status', status: 500, path: 'get' });
+    const first = await runSync(ctx, {
+      trigger: 'manual',
+      force: false,
+      requestedAt: new Date().toISOString(),
+    });
+    expect(first.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/500/) });
+    expect(gets()).toHaveLength(5);
+    // The job's process died after the dataset failed: BullMQ hands the job (with its runId) to
+    // another attempt while the run is still running.
+    await env.database.pool.query(
+      `UPDATE sync_runs SET status = 'running', finished_at = NULL, sync_finished_at = NULL WHERE id = $1`,
+      [first.runId],
+    );
+    emu.setFault(null);
+    emu.resetRequests();
+    const retried = await runSync(ctx, {
+      trigger: 'manual',
+      force: false,
+      requestedAt: new Date().toISOString(),
+      runId: first.runId,
+    });
+    expect(retried.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/500/) });
+    expect(gets()).toHaveLength(0);
+  });
+
   it('malformed list JSON and an absurd dataset name give clear errors', async () => {
     emu.setFault({ kind: 'malformed-json' });
     await expect(
