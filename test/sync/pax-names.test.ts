@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readArchive } from '../../services/sync/src/archive-entries.ts';
-import { buildTarBz2 } from '../archive/archive-builder.ts';
+import { buildTarBz2 } from '@lovsync/testkit/archive/archive-builder';
 
 const LIMITS = { maxEntryBytes: 1 << 30, maxTotalBytes: 1 << 30, maxEntries: 1000 };
 const LAW = new URL('../fixtures/lovdata/gjeldende-lover/nl/nl-19610505-000.xml', import.meta.url);

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { prettyPrintXml } from '../../../../test/archive/pretty-xml.ts';
-import { xmllintFormat } from '../../../../test/archive/xmllint-format.ts';
+import { prettyPrintXml } from '@lovsync/testkit/archive/pretty-xml';
+import { xmllintFormat } from '@lovsync/testkit/archive/xmllint-format';
 import { extractDocument } from './index.ts';
 import type { ExtractedDocument } from './index.ts';
-import { corpusMembers } from '../../../../test/archive/real-corpus.ts';
+import { corpusMembers } from '@lovsync/testkit/archive/real-corpus';
 
 // Issue 12 point 3 at extractor level: every real law (all 755 of gjeldende-lover, both Grunnloven
 // twins) re-serialised gives exactly the same extractor output (document fields, sections with
 // their texts and text hashes, chunks, cross-references) as the original bytes.
 const serialisers: Array<[string, (xml: string) => string]> = [
   // pretty-printed with indentation, an XML declaration, numeric character references
-  ['pretty-printed (test/archive/pretty-xml.ts)', prettyPrintXml],
+  ['pretty-printed (testkit archive/pretty-xml.ts)', prettyPrintXml],
   // the same plus libxml2's blank-node deletion, as `xmllint --format` does: without the
   // whitespace rule of DocumentExtractor.text() 13 laws differ ("1. Lov" vs "1.Lov" …)
-  ['xmllint --format (test/archive/xmllint-format.ts)', xmllintFormat],
+  ['xmllint --format (testkit archive/xmllint-format.ts)', xmllintFormat],
 ];
 
 describe('all 755 real laws, re-serialised', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractDocument } from './index.ts';
 import type { ExtractedDocument } from './index.ts';
-import { corpusMembers } from '../../../../test/archive/real-corpus.ts';
+import { corpusMembers } from '@lovsync/testkit/archive/real-corpus';
 import { normaliseKey } from './section-keys.ts';
 import { lines, section } from './test-helpers.ts';
 

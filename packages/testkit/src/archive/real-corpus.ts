@@ -3,7 +3,7 @@
 // (NLOD 2.0) distributed by Lovdata"). Read through the production archive reader.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readArchive } from '../../services/sync/src/archive-entries.ts';
+import { readArchive } from '@lovsync/sync';
 
 /** Where the sample archives are (LOVSYNC_CORPUS_DIR overrides). */
 export const CORPUS_DIR = process.env['LOVSYNC_CORPUS_DIR'] ?? '/work/shared/corpus';
