@@ -1,5 +1,5 @@
 /**
- * A worker process for multi-process tests: `node --import tsx test/support/worker-process.ts parser|differ|sync|all`,
+ * A worker process for multi-process tests: `node --import tsx test/support/worker-process.ts parser|differ|sync|deliver|all`,
  * configured by the same environment variables as lovsync itself. Prints "ready" once its workers run.
  */
 import type { Worker } from 'bullmq';
@@ -8,6 +8,7 @@ import { createLogger } from '@lovsync/shared/logger';
 import { createParseWorker } from '@lovsync/parser';
 import { createDiffWorker, startReconciler } from '@lovsync/differ';
 import { createSyncWorker } from '@lovsync/sync';
+import { createDeliverWorker } from '@lovsync/deliver';
 import { createRuntime } from '../../packages/cli/src/runtime.ts';
 
 const role = process.argv[2] ?? 'parser';
@@ -25,6 +26,7 @@ if (role === 'differ' || role === 'all') {
   if (every > 0) stoppers.push(startReconciler(rt, every).stop);
 }
 if (role === 'sync' || role === 'all') workers.push(await createSyncWorker(rt));
+if (role === 'deliver' || role === 'all') workers.push(createDeliverWorker(rt));
 await Promise.all(workers.map((w) => w.waitUntilReady()));
 process.stdout.write('ready\n');
 const stop = async () => {

@@ -87,7 +87,7 @@ program
   .description('run long-lived services (the dashboard comes with role sync or all)')
   .addOption(
     new Option('--role <role>', 'which service to run')
-      .choices(['sync', 'differ', 'parser', 'all'])
+      .choices(['sync', 'differ', 'parser', 'deliver', 'all'])
       .default('all'),
   )
   .action(async (o: { role: Role }) => {

@@ -6,11 +6,12 @@ import { redactUrl } from '@lovsync/shared/redis';
 import { createSyncWorker, startPoller, upsertSyncSchedule } from '@lovsync/sync';
 import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
+import { createDeliverWorker } from '@lovsync/deliver';
 import { createRuntime, type Runtime } from './runtime.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import { createMetrics } from './http/metrics.ts';
 
-export type Role = 'sync' | 'differ' | 'parser' | 'all';
+export type Role = 'sync' | 'differ' | 'parser' | 'deliver' | 'all';
 
 /** Exit code after a second signal or when active jobs outlast SHUTDOWN_TIMEOUT_SECONDS. */
 export const EXIT_FORCED = 1;
@@ -118,6 +119,11 @@ export async function serve(config: Config, role: Role): Promise<void> {
     if (shuttingDown) return;
     if (role === 'parser' || role === 'all') {
       workers.push(createParseWorker(ctx, { hooks: metrics.parseHooks }));
+    }
+    if (role === 'deliver' || role === 'all') {
+      const deliver = createDeliverWorker(ctx);
+      stoppers.push(deliver.stopPolling);
+      workers.push(deliver);
     }
     for (const w of workers) metrics.watchWorker(w);
     log.info(

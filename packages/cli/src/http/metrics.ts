@@ -38,6 +38,7 @@ export function createMetrics(ctx: ServiceContext): Metrics {
     sync: ctx.queues.sync,
     diff: ctx.queues.diff,
     parse: ctx.queues.parse,
+    deliver: ctx.queues.deliver,
   };
 
   new Gauge({

@@ -67,7 +67,7 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
   const redis = createRedis(cfg.REDIS_URL, 'producer');
   redis.on('error', (err) => log.debug({ err: err.message }, 'http redis connection error'));
   const queues = opts.dashboard ? createQueues(redis, cfg.QUEUE_PREFIX) : undefined;
-  for (const q of queues ? [queues.sync, queues.diff, queues.parse] : []) {
+  for (const q of queues ? [queues.sync, queues.diff, queues.parse, queues.deliver] : []) {
     q.on('error', (err) => log.debug({ queue: q.name, err: err.message }, 'http queue error'));
   }
   const readiness = createReadinessCheck({

@@ -3,3 +3,4 @@ export * from './migrate.ts';
 export * from './queries/runs.ts';
 export * from './queries/files.ts';
 export * as schema from './schema/index.ts';
+export * from './queries/subscriptions.ts';
