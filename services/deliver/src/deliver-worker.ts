@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { storableText } from '@lovsync/shared/db';
@@ -45,39 +47,66 @@ async function buildBody(ctx: ServiceContext, d: DeliveryToSend): Promise<string
   });
 }
 
-/** One POST with a hard timeout; redirects are not followed (a 3xx is a failed attempt). */
-async function post(
+/**
+ * One POST with a hard deadline (DELIVERY_TIMEOUT_SECONDS for connect, headers and body; the
+ * socket is destroyed when it passes) on a fresh connection; redirects are not followed (a 3xx is
+ * a failed attempt); at most 4 KiB of the answer are read.
+ */
+function post(
   ctx: ServiceContext,
   d: DeliveryToSend,
   body: string,
 ): Promise<{ ok: boolean; status: number | null; error: string | null }> {
-  try {
-    const res = await fetch(d.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(ctx.config.DELIVERY_TIMEOUT_SECONDS * 1000),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'lovsync-webhooks/1',
-        [DELIVERY_HEADER]: d.delivery_id,
-        [SIGNATURE_HEADER]: signatureHeader(d.secret, body, Math.floor(Date.now() / 1000)),
+  const url = new URL(d.url);
+  const payload = Buffer.from(body);
+  const timeoutMs = ctx.config.DELIVERY_TIMEOUT_SECONDS * 1000;
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (r: { ok: boolean; status: number | null; error: string | null }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      req.destroy();
+      resolve(r);
+    };
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          'user-agent': 'lovsync-webhooks/1',
+          [DELIVERY_HEADER]: d.delivery_id,
+          [SIGNATURE_HEADER]: signatureHeader(d.secret, payload, Math.floor(Date.now() / 1000)),
+        },
       },
-      body,
-    });
-    if (res.status >= 200 && res.status < 300) {
-      await res.body?.cancel().catch(() => undefined);
-      return { ok: true, status: res.status, error: null };
-    }
-    const text = await res.text().catch(() => '');
-    return { ok: false, status: res.status, error: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}` };
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why =
-      e.name === 'TimeoutError'
-        ? `no answer within ${ctx.config.DELIVERY_TIMEOUT_SECONDS} s`
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { ok: false, status: null, error: why };
-  }
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < 4096) chunks.push(c);
+          size += c.length;
+        });
+        res.on('error', (err) => finish({ ok: false, status, error: err.message }));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, 300);
+          const ok = status >= 200 && status < 300;
+          finish({ ok, status, error: ok ? null : `HTTP ${status}${text ? `: ${text}` : ''}` });
+        });
+      },
+    );
+    const deadline = setTimeout(
+      () => finish({ ok: false, status: null, error: `no answer within ${timeoutMs / 1000} s` }),
+      timeoutMs,
+    );
+    req.on('error', (err: Error & { code?: string }) =>
+      finish({ ok: false, status: null, error: err.code ?? err.message }),
+    );
+    req.end(payload);
+  });
 }
 
 /**
@@ -148,6 +177,7 @@ export function createDeliverWorker(
         max: job.opts.attempts ?? 1,
       });
       if (out.outcome === 'dead') log.warn({ jobId: job.id, err: out.error }, 'delivery dead-lettered');
+      else log.debug({ jobId: job.id, ...out }, 'delivery done');
       return out;
     },
     {

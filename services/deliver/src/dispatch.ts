@@ -95,6 +95,7 @@ export async function enqueueHeads(ctx: ServiceContext, subscriptionId?: number)
       runId: h.run_id,
     };
     await ctx.queues.deliver.add('deliver', data, { jobId, attempts, backoff: { type: 'delivery' } });
+    ctx.log.debug({ jobId, attempts }, 'delivery queued');
     queued++;
   }
   return queued;

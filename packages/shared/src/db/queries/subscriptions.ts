@@ -147,16 +147,18 @@ const SUBSCRIPTION_COLUMNS = `s.id, s.url, s.filter_kind AS "filterKind", s.filt
   ) AS deliveries`;
 
 export async function getSubscription(db: Queryable, id: number): Promise<SubscriptionRow | undefined> {
-  const r = await db.query<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = $1`, [
-    id,
-  ]);
+  const r = await db.query<SubscriptionRow>(
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = $1`,
+    [id],
+  );
   return r.rows[0];
 }
 
 /** Every subscription; secrets are never returned. */
 export async function listSubscriptions(db: Queryable): Promise<SubscriptionRow[]> {
-  return (await db.query<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions s ORDER BY s.id`))
-    .rows;
+  return (
+    await db.query<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions s ORDER BY s.id`)
+  ).rows;
 }
 
 /** Deletes a subscription and its delivery log; false when there was none. */

@@ -28,8 +28,14 @@ export const outbox = pgTable(
     event: text('event').notNull(),
     documentId: text('document_id'),
     sectionKey: text('section_key'),
-    legalAreas: text('legal_areas').array().notNull().default(sql`'{}'`),
-    ministries: text('ministries').array().notNull().default(sql`'{}'`),
+    legalAreas: text('legal_areas')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    ministries: text('ministries')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
     payload: jsonb('payload').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -69,7 +75,10 @@ export const subscriptions = pgTable('subscriptions', {
   url: text('url').notNull(),
   secret: text('secret').notNull(),
   filterKind: text('filter_kind', { enum: ['all', 'documents', 'legal_area', 'ministry'] }).notNull(),
-  filterValues: text('filter_values').array().notNull().default(sql`'{}'`),
+  filterValues: text('filter_values')
+    .array()
+    .notNull()
+    .default(sql`'{}'`),
   events: text('events').array().notNull(),
   /** The outbox id of the last run.finished event whose deliveries were created for this subscription. */
   dispatchedThrough: bigint('dispatched_through', { mode: 'number' }).notNull().default(0),
