@@ -18,7 +18,9 @@ export function bullBoardRouter(queues: Queues, opts: { allowMutations: boolean 
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   const readOnlyMode = !opts.allowMutations;
   createBullBoard({
-    queues: [queues.sync, queues.diff, queues.parse, queues.deliver].map((q) => new BullMQAdapter(q, { readOnlyMode })),
+    queues: [queues.sync, queues.diff, queues.parse, queues.deliver].map(
+      (q) => new BullMQAdapter(q, { readOnlyMode }),
+    ),
     // @bull-board/express 9.10.1 is typed against @bull-board/api 9.10.1 while this package depends on
     // api 9.10.2: the classes are the same at run time but TypeScript sees two declarations. Drop the
     // cast once package.json pins both packages to one version.

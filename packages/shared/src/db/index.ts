@@ -4,3 +4,4 @@ export * from './queries/runs.ts';
 export * from './queries/files.ts';
 export * as schema from './schema/index.ts';
 export * from './queries/subscriptions.ts';
+export * from './queries/outbox.ts';
