@@ -188,7 +188,7 @@ describe('chunk change stream, Atom feeds', () => {
     await publish(LOVER, lover);
     const r1 = await cycle();
     const first = await chunkPage('0');
-    const [{ n }] = await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM chunks');
+    const n = (await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM chunks'))[0]!.n;
     expect(first.items).toHaveLength(n);
     expect(
       first.items.every((i) => i.change === 'added' && i.text !== null && i.cursor.startsWith(`${r1}:`)),
@@ -303,7 +303,7 @@ describe('chunk change stream, Atom feeds', () => {
     expect(all.status).toBe(200);
     expect(all.type).toMatch(/^application\/atom\+xml/);
     const entries = validateAtom(all.body);
-    const [{ n }] = await rows<{ n: number }>(env, `SELECT count(*)::int AS n FROM document_changes`);
+    const n = (await rows<{ n: number }>(env, `SELECT count(*)::int AS n FROM document_changes`))[0]!.n;
     // 50 a page: follow rel="next" to the end.
     let total = entries.length;
     let next = kids(parseXml(all.body), 'link').find((l) => l.attrs.rel === 'next')?.attrs.href;
@@ -317,11 +317,11 @@ describe('chunk change stream, Atom feeds', () => {
 
     const doc = await get(`/feeds/documents/${HUSLEIE_ID}.atom`);
     const docEntries = validateAtom(doc.body);
-    const [{ m }] = await rows<{ m: number }>(
+    const m = (await rows<{ m: number }>(
       env,
       `SELECT count(*)::int AS m FROM document_changes WHERE document_id = $1`,
       [HUSLEIE_ID],
-    );
+    ))[0]!.m;
     expect(docEntries).toHaveLength(m);
     const edited = docEntries.find((e) => kids(e, 'category').some((c) => c.attrs.term === '§1-2'))!;
     expect(kids(edited, 'summary')[0]!.text).toContain('<script>alert(1)</script> & co');
