@@ -317,11 +317,13 @@ describe('chunk change stream, Atom feeds', () => {
 
     const doc = await get(`/feeds/documents/${HUSLEIE_ID}.atom`);
     const docEntries = validateAtom(doc.body);
-    const m = (await rows<{ m: number }>(
-      env,
-      `SELECT count(*)::int AS m FROM document_changes WHERE document_id = $1`,
-      [HUSLEIE_ID],
-    ))[0]!.m;
+    const m = (
+      await rows<{ m: number }>(
+        env,
+        `SELECT count(*)::int AS m FROM document_changes WHERE document_id = $1`,
+        [HUSLEIE_ID],
+      )
+    )[0]!.m;
     expect(docEntries).toHaveLength(m);
     const edited = docEntries.find((e) => kids(e, 'category').some((c) => c.attrs.term === '§1-2'))!;
     expect(kids(edited, 'summary')[0]!.text).toContain('<script>alert(1)</script> & co');

@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedRequest {
@@ -26,7 +26,7 @@ export async function startReceiver(): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const counts = new Map<string, number>();
   const waiters = new Set<() => void>();
-  const hung = new Set<import('node:http').ServerResponse>();
+  const hung = new Set<ServerResponse>();
   const receiver: Receiver = {
     url: '',
     requests,

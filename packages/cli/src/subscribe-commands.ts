@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { ZodError } from 'zod';
 import { config } from '@lovsync/shared/config';
 import {
