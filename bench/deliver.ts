@@ -14,10 +14,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSubscription } from '@lovsync/shared/db';
-import { startEmulator } from '../test/emulator/server.ts';
-import { createTestEnv } from '../test/support/harness.ts';
-import { startWorkerProcess, stopProcess } from '../test/support/processes.ts';
-import { startReceiver } from '../test/deliver/receiver.ts';
+import { startEmulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv } from '@lovsync/testkit/support/harness';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
+import { startReceiver } from '@lovsync/testkit/support/webhook-receiver';
 import { ROOT } from './lib/proc.ts';
 
 const exec = promisify(execFile);
@@ -45,7 +45,7 @@ try {
   const t0 = Date.now();
   const { stdout } = await exec(
     process.execPath,
-    ['--import', 'tsx', 'packages/cli/src/main.ts', 'run', '--json'],
+    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
     {
       cwd: ROOT,
       env: { ...process.env, ...childEnv },

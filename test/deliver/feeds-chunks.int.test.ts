@@ -11,15 +11,15 @@ import { SaxesParser } from 'saxes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun, finishSyncPhase, getRun } from '@lovsync/shared/db';
 import { processParseJob } from '@lovsync/parser';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import type { ArchiveEntry } from '../archive/archive-entry.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer, type HttpServer } from '../../packages/cli/src/http/server.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer, type HttpServer } from '@lovsync/app/http/server';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -403,7 +403,7 @@ describe('subscriptions API and CLI', () => {
   it('lovsync subscribe add/list/remove and chunks changes --json', async () => {
     const run = async (args: string[]) => {
       try {
-        const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', ...args], {
+        const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
           cwd: ROOT,
           env: { ...process.env, ...env.env() },
         });

@@ -9,15 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSubscription, getRun } from '@lovsync/shared/db';
 import { deliveryAttempts } from '@lovsync/shared/queues';
 import { createDeliverWorker, verifySignature } from '@lovsync/deliver';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import type { ArchiveEntry } from '../archive/archive-entry.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import { startWorkerProcess, stopProcess } from '../support/processes.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
-import { startReceiver, type ReceivedRequest, type Receiver } from './receiver.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
+import type { Runtime } from '@lovsync/shared/runtime';
+import {
+  startReceiver,
+  type ReceivedRequest,
+  type Receiver,
+} from '@lovsync/testkit/support/webhook-receiver';
 
 const LOVER = 'gjeldende-lover.tar.bz2';
 const HUSLEIE = 'nl/nl-19990326-017.xml';
