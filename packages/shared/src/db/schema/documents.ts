@@ -49,6 +49,8 @@ export const sections = pgTable(
       .notNull()
       .references(() => documents.documentId, { onDelete: 'cascade' }),
     sectionKey: text('section_key').notNull(),
+    /** The raw data-name / URL segment the (normalised) section_key was made from; see README. */
+    dataName: text('data_name'),
     parentKey: text('parent_key'),
     kind: text('kind', { enum: ['chapter', 'article', 'future_article', 'text_block'] }).notNull(),
     number: text('number'),
