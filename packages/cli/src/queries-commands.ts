@@ -27,6 +27,7 @@ export async function runsCommand(o: { limit: number; json: boolean }): Promise<
       'filesModified',
       'filesRemoved',
       'parseSucceeded',
+      'parseTotal',
       'parseFailed',
       'error',
     ]);

@@ -93,7 +93,7 @@ export function createMetrics(ctx: ServiceContext): Metrics {
       try {
         const res = await withTimeout(
           ctx.database.pool.query<{ total: number }>(
-            'SELECT COALESCE(sum(bytes_downloaded), 0)::float8 AS total FROM sync_runs',
+            'SELECT COALESCE(sum(bytes_downloaded), 0)::float8 AS total FROM sync_runs_live',
           ),
           SCRAPE_QUERY_TIMEOUT_MS,
           'downloaded bytes query',
