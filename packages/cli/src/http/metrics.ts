@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceContext } from '@lovsync/shared/context';
 import type { QueueName } from '@lovsync/shared/queues';
+import { registerAlertMetrics } from './alert-metrics.ts';
 import { withTimeout } from './with-timeout.ts';
 
 export interface Metrics {
@@ -105,6 +106,8 @@ export function createMetrics(ctx: ServiceContext): Metrics {
       }
     },
   });
+
+  registerAlertMetrics(registry, { pool: ctx.database.pool, log, timeoutMs: SCRAPE_QUERY_TIMEOUT_MS });
 
   return {
     registry,
