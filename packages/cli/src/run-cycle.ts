@@ -6,6 +6,8 @@ import type { Logger } from '@lovsync/shared/logger';
 import { createSyncWorker, requestSync } from '@lovsync/sync';
 import { createDiffWorker, reconcile } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
+import type { RunProgress } from './progress/display.ts';
+import { readRunProgress } from './progress/run-progress.ts';
 import { createRuntime } from './runtime.ts';
 
 /** `lovsync run` was stopped by SIGINT/SIGTERM: its run is failed with the reason, nothing is left held. */
@@ -39,7 +41,13 @@ export interface RunCycleResult {
  */
 export async function runCycle(
   config: Config,
-  opts: { force: boolean; filter?: string | null; log?: Logger },
+  opts: {
+    force: boolean;
+    filter?: string | null;
+    log?: Logger;
+    /** Called about every 250 ms while the run is in progress, and once when it has ended. */
+    onProgress?: (p: RunProgress) => void;
+  },
 ): Promise<RunCycleResult> {
   await runMigrations(config.DATABASE_URL);
   await assertRedisReachable(config.REDIS_URL, config.REDIS_CONNECT_TIMEOUT_SECONDS);
@@ -93,10 +101,21 @@ export async function runCycle(
     const tSync = performance.now();
     let run = await getRun(rt.database.pool, runId);
     let lastReconcile = Date.now();
+    let lastProgress = 0;
+    const progress = async () => {
+      if (!opts.onProgress) return;
+      lastProgress = Date.now();
+      const p = await readRunProgress(
+        { pool: rt.database.pool, syncQueue: rt.queues.sync },
+        { syncJobId: job.id!, runId: runId! },
+      ).catch(() => undefined);
+      if (p) opts.onProgress(p);
+    };
     while (run && run.status === 'running') {
       const stop = stopReason();
       if (stop) throw stop;
       await new Promise((r) => setTimeout(r, 100));
+      if (Date.now() - lastProgress >= 250) await progress();
       if (Date.now() - lastReconcile > 10_000) {
         await unlessLost(reconcile(rt, { activeSyncRunIds: new Set([runId]) }));
         lastReconcile = Date.now();
@@ -104,6 +123,7 @@ export async function runCycle(
       run = await getRun(rt.database.pool, runId);
     }
     if (!run) throw new Error(`run ${runId} disappeared`);
+    await progress();
     const ds = await rt.database.pool.query(
       `SELECT dataset, status, file_count AS "fileCount", error, timings FROM run_datasets WHERE run_id = $1 ORDER BY dataset`,
       [runId],
