@@ -69,6 +69,7 @@ program
       filter,
       log,
       onProgress: (p) => display.update(p),
+      say: (line) => display.log(line),
     }).finally(() => display.stop());
     const r = result.run;
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

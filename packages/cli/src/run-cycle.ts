@@ -47,12 +47,15 @@ export async function runCycle(
     log?: Logger;
     /** Called about every 250 ms while the run is in progress, and once when it has ended. */
     onProgress?: (p: RunProgress) => void;
+    /** Prints a line for the operator (default: stderr); the progress display prints it above itself. */
+    say?: (line: string) => void;
   },
 ): Promise<RunCycleResult> {
   await runMigrations(config.DATABASE_URL);
   await assertRedisReachable(config.REDIS_URL, config.REDIS_CONNECT_TIMEOUT_SECONDS);
   const rt = createRuntime(config, { log: opts.log, service: 'run' });
   const workers: Worker[] = [];
+  const say = opts.say ?? ((line: string) => process.stderr.write(line));
   const t0 = performance.now();
   let runId: number | undefined;
   let syncJobId: string | undefined;
@@ -70,7 +73,7 @@ export async function runCycle(
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) process.exit(130);
     interrupted = signal;
-    process.stderr.write(
+    say(
       `lovsync: ${signal} received: stopping${runId !== undefined ? ` run ${runId}` : ''} (again to exit at once)\n`,
     );
   };
@@ -92,7 +95,7 @@ export async function runCycle(
   try {
     workers.push(await unlessLost(createSyncWorker(rt)), createDiffWorker(rt), createParseWorker(rt));
     await unlessLost(reconcile(rt));
-    await sayWhatHoldsTheSyncSlot(rt);
+    await sayWhatHoldsTheSyncSlot(rt, say);
     const job = await unlessLost(
       requestSync(rt.queues, { trigger: 'manual', force: opts.force, filter: opts.filter }),
     );
@@ -204,11 +207,14 @@ async function releaseSyncJob(rt: ReturnType<typeof createRuntime>, jobId: strin
 }
 
 /** A sync still active from another (or a killed) process holds the one sync slot: say so at once. */
-async function sayWhatHoldsTheSyncSlot(rt: ReturnType<typeof createRuntime>): Promise<void> {
+async function sayWhatHoldsTheSyncSlot(
+  rt: ReturnType<typeof createRuntime>,
+  say: (line: string) => void,
+): Promise<void> {
   const active = await rt.queues.sync.getJobs(['active']);
   for (const j of active) {
     const id = (j?.data as { runId?: number } | undefined)?.runId;
-    process.stderr.write(
+    say(
       `lovsync: an earlier sync${typeof id === 'number' ? ` (run ${id})` : ''} is still active in another process or was cut off; this run starts when it finishes or its lock expires\n`,
     );
   }
