@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
-import pinoPretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -44,6 +45,8 @@ export function createLogger(opts: {
   };
   if (opts.destination) {
     const { transport: _transport, ...inline } = options as typeof options & { transport?: unknown };
+    // Loaded only here: pino-pretty costs start-up time every other process need not pay.
+    const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pretty
       ? pino(
           inline,
