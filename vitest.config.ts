@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 /**
  * The suite in three vitest projects (README "Tests"):
  *   unit         no services needed: parser extraction, contracts, archive builder, decoders, renderer, manifests
- *   integration  real PostgreSQL + Redis, one database and key prefix per file (test/support/harness.ts)
+ *   integration  real PostgreSQL + Redis, one database and key prefix per file (@lovsync/testkit/support/harness)
  *   slow         whole-system runs with processes killed, signalled or a browser: chaos, SIGKILL,
  *                SIGTERM/SIGINT drains, the dashboard in chromium
  * `pnpm test` runs unit + integration (the everyday command, a few minutes on 2 cores);
@@ -16,7 +16,7 @@ export const SLOW = [
   'test/cli/interrupt.int.test.ts',
   'test/ops/dashboard.browser.test.ts',
 ];
-const ALL = ['packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'];
+const ALL = ['apps/**/*.test.ts', 'packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'];
 const NOT = ['**/node_modules/**'];
 
 export default defineConfig({
@@ -26,7 +26,7 @@ export default defineConfig({
     pool: 'forks',
     retry: 0,
     // After the summary: every test that could not run for want of an optional tool, loudly.
-    reporters: ['default', './test/support/missing-tools-reporter.ts'],
+    reporters: ['default', './packages/testkit/src/support/missing-tools-reporter.ts'],
     projects: [
       {
         extends: true,

@@ -20,9 +20,9 @@ import {
   syntheticCorpus,
   syntheticCorpusEditedPaths,
   truncateFile,
-} from './archive-builder.ts';
-import type { ArchiveEntry } from './archive-builder.ts';
-import { libxml2Error } from '../support/well-formed.ts';
+} from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-builder';
+import { libxml2Error } from '@lovsync/testkit/support/well-formed';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/lovdata/', import.meta.url));
 

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixtureArchives } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { requireTool } from '../support/optional-tools.ts';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { requireTool } from '@lovsync/testkit/support/optional-tools';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -47,7 +47,7 @@ async function runEnv(label: string) {
 
 describe('lovsync run progress', () => {
   it('not on a terminal: plain progress lines for hashing, diff and parse, whole log lines, no \\r or escapes', async () => {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'run'], {
+    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run'], {
       cwd: ROOT,
       env: await runEnv('cli_progress_plain'),
       timeout: 120_000,
@@ -80,7 +80,7 @@ describe('lovsync run progress', () => {
     // `script` gives the command a pseudo-terminal for stdin, stdout and stderr and copies its output.
     const r = await exec(
       script,
-      ['-q', '-e', '-c', `${process.execPath} --import tsx packages/cli/src/main.ts run`, '/dev/null'],
+      ['-q', '-e', '-c', `${process.execPath} --import tsx apps/lovsync/src/cli/main.ts run`, '/dev/null'],
       { cwd: ROOT, env: await runEnv('cli_progress_tty'), timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
     );
     const out = r.stdout.replace(/\r\n/g, '\n');

@@ -10,17 +10,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@lovsync/shared/runtime';
 import {
   buildFixtureArchives,
   buildTarBz2,
   editEntries,
   fixtureEntries,
-} from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
+} from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -83,7 +83,7 @@ beforeAll(async () => {
   // backlog stays until this test parses it.
   server = spawn(
     process.execPath,
-    ['--import', 'tsx', 'packages/cli/src/main.ts', 'serve', '--role', 'differ'],
+    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'serve', '--role', 'differ'],
     {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url, HTTP_PORT: '0', LOG_LEVEL: 'info' }) },
@@ -126,12 +126,16 @@ describe('/metrics has what an alert needs', () => {
   });
 
   it('after a real `lovsync run`: its finish time, status succeeded, no backlog, each dataset age', async () => {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'run', '--json'], {
-      cwd: ROOT,
-      env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
-      timeout: 120_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = await exec(
+      process.execPath,
+      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     const summary = JSON.parse(r.stdout) as { run: { id: number; status: string } };
     expect(summary.run.status).toBe('succeeded');
     const [run] = await rows<{ finished: number }>(

@@ -13,14 +13,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pendingParseJobs } from '@lovsync/differ';
 import { processParseJob } from '@lovsync/parser';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer, type HttpServer } from '../../packages/cli/src/http/server.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
-import { buildFixtureArchives } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer, type HttpServer } from '@lovsync/app/http/server';
+import type { Runtime } from '@lovsync/shared/runtime';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -46,11 +46,15 @@ async function page(path: string): Promise<string> {
 }
 
 async function cliRuns(): Promise<Record<string, unknown>[]> {
-  const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'runs', '--json'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env.env() },
-    timeout: 50_000,
-  });
+  const r = await exec(
+    process.execPath,
+    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'runs', '--json'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env.env() },
+      timeout: 50_000,
+    },
+  );
   return JSON.parse(r.stdout) as Record<string, unknown>[];
 }
 

@@ -25,7 +25,7 @@ export interface SyncJobProgress {
 /**
  * Sync progress per dataset, written to the BullMQ job's progress (throttled; every phase change is
  * written at once). It never writes to the terminal: `lovsync run` reads it back and draws one live
- * display for download, hashing, diff and parse (packages/cli/src/progress).
+ * display for download, hashing, diff and parse (apps/lovsync/src/cli/progress).
  */
 export class ProgressReporter {
   private readonly state = new Map<string, DatasetProgress>();

@@ -1,17 +1,7 @@
 import { Writable } from 'node:stream';
-import type { DatasetProgress } from '@lovsync/sync';
+import type { RunProgress } from '../../compose/run-progress.ts';
 
-/** What `lovsync run` knows about its run at one moment (read from the sync job and Postgres). */
-export interface RunProgress {
-  runId: number | null;
-  datasets: Record<string, DatasetProgress>;
-  /** Datasets whose diff has committed / datasets that will be diffed in this run (so far). */
-  diff: { done: number; total: number };
-  /** The run's file_changes rows: parsed (succeeded or failed) of total. */
-  parse: { succeeded: number; failed: number; total: number };
-  /** The sync phase is over: every dataset that will be diffed is known. */
-  syncFinished: boolean;
-}
+export type { RunProgress };
 
 /** The part of a stream the display writes to (process.stderr, or a fake in tests). */
 export interface DisplayStream {

@@ -1,6 +1,6 @@
 /**
  * System tools some tests need and a fresh machine may lack. A test that cannot run for want of one
- * is skipped with a note starting MISSING_TOOL, and test/support/missing-tools-reporter.ts lists
+ * is skipped with a note starting MISSING_TOOL, and missing-tools-reporter.ts (beside this file) lists
  * every such test loudly after vitest's summary: never a silent skip. `bash .ci/run` installs them.
  * Tools are looked up on PATH (as the code under test would run them), so hiding one from PATH is
  * enough to see what a machine without it does.

@@ -1,8 +1,19 @@
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { getRun } from '@lovsync/shared/db';
-import type { SyncJobProgress } from '@lovsync/sync';
-import type { RunProgress } from './display.ts';
+import type { DatasetProgress, SyncJobProgress } from '@lovsync/sync';
+
+/** What `lovsync run` knows about its run at one moment (read from the sync job and Postgres). */
+export interface RunProgress {
+  runId: number | null;
+  datasets: Record<string, DatasetProgress>;
+  /** Datasets whose diff has committed / datasets that will be diffed in this run (so far). */
+  diff: { done: number; total: number };
+  /** The run's file_changes rows: parsed (succeeded or failed) of total. */
+  parse: { succeeded: number; failed: number; total: number };
+  /** The sync phase is over: every dataset that will be diffed is known. */
+  syncFinished: boolean;
+}
 
 /**
  * Reads where a run stands: the sync job's per-dataset progress (BullMQ, written by the sync's

@@ -6,9 +6,8 @@ import type { Logger } from '@lovsync/shared/logger';
 import { createSyncWorker, requestSync } from '@lovsync/sync';
 import { createDiffWorker, reconcile } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
-import type { RunProgress } from './progress/display.ts';
-import { readRunProgress } from './progress/run-progress.ts';
-import { createRuntime } from './runtime.ts';
+import { readRunProgress, type RunProgress } from './run-progress.ts';
+import { createRuntime } from '@lovsync/shared/runtime';
 
 /** `lovsync run` was stopped by SIGINT/SIGTERM: its run is failed with the reason, nothing is left held. */
 export class RunInterruptedError extends Error {
