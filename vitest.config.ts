@@ -1,12 +1,42 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The suite in three vitest projects (README "Tests"):
+ *   unit         no services needed: parser extraction, contracts, archive builder, decoders, renderer, manifests
+ *   integration  real PostgreSQL + Redis, one database and key prefix per file (@lovsync/testkit/support/harness)
+ *   slow         whole-system runs with processes killed, signalled or a browser: chaos, SIGKILL,
+ *                SIGTERM/SIGINT drains, the dashboard in chromium
+ * `pnpm test` runs unit + integration (the everyday command, a few minutes on 2 cores);
+ * `pnpm test:slow` the slow project; `pnpm test:all` (and CI, `bash .ci/run`) all three.
+ */
+export const SLOW = [
+  'test/chaos/**/*.test.ts',
+  'test/parser/kill.int.test.ts',
+  'test/ops/shutdown.int.test.ts',
+  'test/cli/interrupt.int.test.ts',
+  'test/ops/dashboard.browser.test.ts',
+];
+const ALL = ['apps/**/*.test.ts', 'packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'];
+const NOT = ['**/node_modules/**'];
+
 export default defineConfig({
   test: {
-    include: ['apps/**/*.test.ts', 'packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'],
-    exclude: ['**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     retry: 0,
+    // After the summary: every test that could not run for want of an optional tool, loudly.
+    reporters: ['default', './packages/testkit/src/support/missing-tools-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ALL, exclude: [...NOT, '**/*.int.test.ts', ...SLOW] },
+      },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/**/*.int.test.ts'], exclude: [...NOT, ...SLOW] },
+      },
+      { extends: true, test: { name: 'slow', include: SLOW, exclude: NOT } },
+    ],
   },
 });

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildFixtureArchives, buildZip, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
 import { startEmulator } from '@lovsync/testkit/emulator/server';
 import type { Emulator, ListEntry } from '@lovsync/testkit/emulator/server';
@@ -307,7 +307,8 @@ describe('lifecycle', () => {
     const own = await startEmulator({ dir, port: 0 });
     own.setFault({ kind: 'hang' });
     const pending = fetch(`${own.url}/v1/publicData/list`).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The request has reached the emulator (and hangs there) before close().
+    await vi.waitFor(() => expect(own.requests).toHaveLength(1), { timeout: 10_000, interval: 20 });
     await own.close();
     expect(await pending).toBeInstanceOf(Error);
     await expect(fetch(`${own.url}/v1/publicData/list`)).rejects.toThrow();

@@ -4,11 +4,11 @@
  * (kubernetes-models), plus the operational rules: probes, grace periods, parser PDB, KEDA scaling.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { findTool, missingToolNote } from '@lovsync/testkit/support/optional-tools';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
@@ -18,8 +18,8 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const K8S = join(ROOT, 'k8s');
-const DOCKER_COMPOSE = '/usr/bin/docker-compose';
-const KUBECTL = '/usr/bin/kubectl';
+const DOCKER_COMPOSE = findTool('docker-compose');
+const KUBECTL = findTool('kubectl');
 
 type K8sObject = {
   apiVersion: string;
@@ -45,10 +45,10 @@ const MODELS: Record<
 
 /** `kubectl kustomize DIR` as objects. kubectl itself turns the YAML into JSON, offline. */
 function render(dir: string): K8sObject[] {
-  const yaml = execFileSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8' });
+  const yaml = execFileSync(KUBECTL!, ['kustomize', dir], { encoding: 'utf8' });
   // A no-op local edit (remove an annotation nobody sets) is kubectl's offline YAML -> JSON converter.
   const json = execFileSync(
-    KUBECTL,
+    KUBECTL!,
     ['annotate', '--local', '-f', '-', 'lovsync.invalid/none-', '-o', 'json'],
     {
       input: yaml,
@@ -252,7 +252,10 @@ function checkRules(objects: K8sObject[], opts: { keda: boolean }): void {
   }
 }
 
-describe.skipIf(!existsSync(KUBECTL))(`kustomize manifests (needs ${KUBECTL})`, () => {
+describe('kustomize manifests (needs kubectl on PATH)', () => {
+  beforeEach((ctx) => {
+    if (!KUBECTL) ctx.skip(missingToolNote('kubectl'));
+  });
   it('k8s/base renders and validates', () => {
     const objects = render(join(K8S, 'base'));
     validateAll(objects);
@@ -310,60 +313,60 @@ describe.skipIf(!existsSync(KUBECTL))(`kustomize manifests (needs ${KUBECTL})`, 
   });
 });
 
-describe.skipIf(!existsSync(DOCKER_COMPOSE))(
-  `docker-compose.yml (needs ${DOCKER_COMPOSE}: apt-get install -y docker-compose)`,
-  () => {
-    const env = { ...process.env };
-    delete env.LOVSYNC_ENV_FILE;
-    const compose = (...args: string[]) =>
-      spawnSync(DOCKER_COMPOSE, ['-f', 'docker-compose.yml', ...args], { cwd: ROOT, encoding: 'utf8', env });
+describe('docker-compose.yml (needs docker-compose on PATH: apt-get install -y docker-compose)', () => {
+  beforeEach((ctx) => {
+    if (!DOCKER_COMPOSE) ctx.skip(missingToolNote('docker-compose'));
+  });
+  const env = { ...process.env };
+  delete env.LOVSYNC_ENV_FILE;
+  const compose = (...args: string[]) =>
+    spawnSync(DOCKER_COMPOSE!, ['-f', 'docker-compose.yml', ...args], { cwd: ROOT, encoding: 'utf8', env });
 
-    it('docker-compose config accepts it', () => {
-      const r = compose('config');
-      expect(r.stderr).not.toMatch(/ERROR/);
-      expect(r.status).toBe(0);
-      const out = r.stdout;
-      // per-service sections of the normalised output (two-space indented keys under services:)
-      const services = Object.fromEntries(
-        out
-          .slice(out.indexOf('services:\n') + 'services:\n'.length)
-          .split(/^(?= {2}[a-z][\w-]*:\n)/m)
-          .map((block) => [/^ {2}([\w-]+):/.exec(block)?.[1] ?? '', block]),
-      );
-      expect(Object.keys(services).filter(Boolean).sort()).toEqual([
-        'differ',
-        'migrate',
-        'parser',
-        'postgres',
-        'redis',
-        'sync',
-      ]);
-      for (const name of ['postgres', 'redis', 'sync', 'differ', 'parser'])
-        expect(services[name], name).toMatch(/\n {4}healthcheck:\n/);
-      for (const name of ['sync', 'differ', 'parser']) {
-        expect(services[name], name).toMatch(/\/readyz/);
-        expect(services[name], name).toMatch(/migrate:\n\s+condition: service_completed_successfully/);
-        expect(services[name], name).toMatch(/DASHBOARD_PASSWORD: /);
-      }
-      expect(services.parser).toMatch(/deploy:\n\s+replicas: 3/);
-      expect(services.sync).toMatch(/- serve\n\s+- --role\n\s+- sync/);
-      expect(services.migrate).toMatch(/- lovsync\n\s+- migrate/);
-      expect(services.redis).toMatch(/noeviction/);
-      expect(services.postgres).toMatch(/image: postgres:15/);
-      expect(services.postgres).toMatch(/pg_isready/);
-    });
+  it('docker-compose config accepts it', () => {
+    const r = compose('config');
+    expect(r.stderr).not.toMatch(/ERROR/);
+    expect(r.status).toBe(0);
+    const out = r.stdout;
+    // per-service sections of the normalised output (two-space indented keys under services:)
+    const services = Object.fromEntries(
+      out
+        .slice(out.indexOf('services:\n') + 'services:\n'.length)
+        .split(/^(?= {2}[a-z][\w-]*:\n)/m)
+        .map((block) => [/^ {2}([\w-]+):/.exec(block)?.[1] ?? '', block]),
+    );
+    expect(Object.keys(services).filter(Boolean).sort()).toEqual([
+      'differ',
+      'migrate',
+      'parser',
+      'postgres',
+      'redis',
+      'sync',
+    ]);
+    for (const name of ['postgres', 'redis', 'sync', 'differ', 'parser'])
+      expect(services[name], name).toMatch(/\n {4}healthcheck:\n/);
+    for (const name of ['sync', 'differ', 'parser']) {
+      expect(services[name], name).toMatch(/\/readyz/);
+      expect(services[name], name).toMatch(/migrate:\n\s+condition: service_completed_successfully/);
+      expect(services[name], name).toMatch(/DASHBOARD_PASSWORD: /);
+    }
+    expect(services.parser).toMatch(/deploy:\n\s+replicas: 3/);
+    expect(services.sync).toMatch(/- serve\n\s+- --role\n\s+- sync/);
+    expect(services.migrate).toMatch(/- lovsync\n\s+- migrate/);
+    expect(services.redis).toMatch(/noeviction/);
+    expect(services.postgres).toMatch(/image: postgres:15/);
+    expect(services.postgres).toMatch(/pg_isready/);
+  });
 
-    it('lists the services', () => {
-      const r = compose('config', '--services');
-      expect(r.status).toBe(0);
-      expect(r.stdout.trim().split('\n').sort()).toEqual([
-        'differ',
-        'migrate',
-        'parser',
-        'postgres',
-        'redis',
-        'sync',
-      ]);
-    });
-  },
-);
+  it('lists the services', () => {
+    const r = compose('config', '--services');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n').sort()).toEqual([
+      'differ',
+      'migrate',
+      'parser',
+      'postgres',
+      'redis',
+      'sync',
+    ]);
+  });
+});

@@ -253,8 +253,8 @@ describe('lovsync serve --role parser on SIGTERM', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ ready: false, shuttingDown: true });
     expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
-    // It waits for the jobs in flight instead of leaving them behind.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // It waits for the jobs in flight instead of leaving them behind: alive and holding them while
+    // their rows stay locked (their completion by this process is checked below, after the release).
     expect(first.running()).toBe(true);
     expect(await ctx.queues.parse.getActiveCount()).toBe(CONCURRENCY);
 
@@ -343,8 +343,7 @@ describe('lovsync serve --role parser on SIGTERM', () => {
 
     first.child.kill('SIGTERM');
     await first.waitForLog(/^shutting down/);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(first.running()).toBe(true); // still draining
+    expect(first.running()).toBe(true); // still draining: its jobs are blocked on the row locks
     const again = Date.now();
     first.child.kill('SIGTERM');
     const exit = await first.exited;

@@ -76,7 +76,13 @@ it('two requests at once give one run at a time; a request during a run queues e
     const r = await allRuns();
     return r.length >= 2 && r.every((x) => x.status !== 'running');
   });
-  await new Promise((r) => setTimeout(r, 1000)); // nothing else may start
+  // Nothing else can start: no sync job is left waiting, delayed or active.
+  await expect
+    .poll(() => ctx.queues.sync.getJobCounts('waiting', 'delayed', 'active', 'prioritized'), {
+      timeout: 30_000,
+      interval: 100,
+    })
+    .toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
   const runs = await allRuns();
   expect(runs).toHaveLength(2);
   expect(runs.every((r) => r.status === 'succeeded')).toBe(true);

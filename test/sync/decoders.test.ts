@@ -19,6 +19,7 @@ import {
   fixtureEntries,
   truncateFile,
 } from '@lovsync/testkit/archive/archive-builder';
+import { missingToolNote, type OptionalTool } from '@lovsync/testkit/support/optional-tools';
 
 /** How long a decoder may take to give up on a damaged 300 KB archive (a good read takes < 1 s). */
 const FAIL_WITHIN_MS = 10_000;
@@ -83,20 +84,15 @@ afterAll(async () => {
 
 describe.each(DECODERS)('BZIP2_DECODER=%s', (decoder) => {
   const installed = decoder === 'js' || commandAvailable(decoder);
-  if (!installed) {
-    process.stderr.write(
-      `\n*** SKIPPED: ${decoder} is not installed on this machine; its hostile-input tests did not run ***\n\n`,
-    );
-  }
 
   it('reads the good archive', async (ctx) => {
-    if (!installed) ctx.skip(`${decoder} is not installed on this machine`);
+    if (!installed) ctx.skip(missingToolNote(decoder as OptionalTool));
     const r = await readArchive(good, { decoder, limits: LIMITS, onEntry: () => undefined });
     expect(r).toMatchObject({ decoder, entries: 21, refused: [] });
   });
 
   it.for(DAMAGE)('%s: fails fast with a clear error', async ([name, damage], ctx) => {
-    if (!installed) ctx.skip(`${decoder} is not installed on this machine`);
+    if (!installed) ctx.skip(missingToolNote(decoder as OptionalTool));
     const file = join(tmp, `${decoder}-${name.replace(/\W+/g, '-')}.tar.bz2`);
     await copyFile(good, file);
     await damage(file, (await stat(file)).size);

@@ -1,4 +1,6 @@
 import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -12,6 +14,11 @@ export function createLogger(opts: {
   pretty?: boolean;
   /** Log to stderr, keeping stdout for data (the CLI's commands; `serve` logs to stdout). */
   stderr?: boolean;
+  /**
+   * Write here instead (synchronously, line by line): `lovsync run`'s live progress display prints
+   * each log line above itself. Pretty or JSON as the `stderr`/`stdout` choice would be.
+   */
+  destination?: NodeJS.WritableStream;
 }): Logger {
   const out = opts.stderr ? process.stderr : process.stdout;
   const pretty = opts.pretty ?? out.isTTY === true;
@@ -36,5 +43,22 @@ export function createLogger(opts: {
         }
       : {}),
   };
+  if (opts.destination) {
+    const { transport: _transport, ...inline } = options as typeof options & { transport?: unknown };
+    // Loaded only here: pino-pretty costs start-up time every other process need not pay.
+    const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+    return pretty
+      ? pino(
+          inline,
+          pinoPretty({
+            colorize: true,
+            translateTime: 'SYS:HH:MM:ss.l',
+            ignore: 'pid,hostname',
+            destination: opts.destination,
+            sync: true,
+          }),
+        )
+      : pino(inline, opts.destination);
+  }
   return opts.stderr && !pretty ? pino(options, pino.destination(2)) : pino(options);
 }

@@ -5,3 +5,9 @@ export { importLovligState } from './lovlig-import.ts';
 export { readArchive, ArchiveError, chooseBzip2Decoder, unsafePathReason } from './archive-entries.ts';
 export { fetchDatasetList, parseListBody } from './lovdata-client.ts';
 export { datasetDirName, extractPath } from './extract-dir.ts';
+export {
+  ProgressReporter,
+  type DatasetPhase,
+  type DatasetProgress,
+  type SyncJobProgress,
+} from './progress.ts';

@@ -84,13 +84,13 @@ export async function syncDataset(
     const tDownloaded = performance.now();
     if (download.status === 'not-modified') {
       log.info('archive not modified (304)');
+      p.progress?.finished(dataset, 'unchanged');
       await database.pool.query(
         `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2 AND status = 'downloading'`,
         [p.runId, dataset],
       );
       return { dataset, outcome: 'unchanged' };
     }
-    p.progress?.done(dataset);
     log.info({ bytes: download.bytes, resumedFrom: download.resumedFrom }, 'archive downloaded');
 
     const hasher = await createContentHasher();
@@ -107,6 +107,7 @@ export async function syncDataset(
         [dataset],
       );
       for (const r of cur.rows) current.set(r.path, r.hash);
+      p.progress?.reading(dataset, current.size || null);
       const writer = new ManifestWriter(client, p.runId, dataset, current);
       const seen = new Set<string>();
       let currentSeen = 0;
@@ -131,6 +132,7 @@ export async function syncDataset(
           // --force rewrites every file, so a mirror set up after the first sync becomes complete.
           if (mirror && (p.force || current.get(path) !== hash)) await mirror.add(path, content);
           await writer.add({ path, hash, size: content.length, content });
+          p.progress?.entry(dataset, content.length);
         },
       });
       await writer.finish();
@@ -192,6 +194,7 @@ export async function syncDataset(
       { runId: p.runId, dataset, vanished: false },
       { jobId: diffJobId(p.runId, dataset) },
     );
+    p.progress?.finished(dataset, 'done');
     return {
       dataset,
       outcome: 'manifested',
@@ -206,6 +209,7 @@ export async function syncDataset(
       path: storableText(r.path, 300),
       reason: storableText(r.reason, 300),
     }));
+    p.progress?.finished(dataset, 'failed');
     log.error({ err: message, refused: refused.length }, 'dataset sync failed; nothing committed for it');
     await database.pool.query(
       `UPDATE run_datasets SET status = 'failed', error = $3, entries_refused = $4, refused = $5, updated_at = now()

@@ -183,6 +183,7 @@ async function syncPhase(
          ON CONFLICT (run_id, dataset) DO NOTHING`,
         [runId, listing.filename, listing.lastModified],
       );
+      progress.finished(listing.filename, 'unchanged');
       log.info({ dataset: listing.filename }, 'dataset unchanged (same lastModified), skipped');
       return { dataset: listing.filename, outcome: 'unchanged' } as DatasetSyncResult;
     }

@@ -4,6 +4,7 @@ import { config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
 import { createLogger } from '@lovsync/shared/logger';
 import { runCycle } from '../compose/run-cycle.ts';
+import { ProgressDisplay } from './progress/display.ts';
 import {
   changesCommand,
   filesListCommand,
@@ -56,11 +57,23 @@ program
   .option('--json', 'print the summary as JSON', false)
   .action(async (o: { force: boolean; filter?: string; json: boolean }) => {
     const cfg = config();
-    // Logs go to stderr: stdout carries the summary (with --json, only the JSON).
-    const log = createLogger({ level: cfg.LOG_LEVEL, stderr: true });
+    // Logs and the progress display go to stderr: stdout carries the summary (with --json, only the
+    // JSON). On a terminal the display is redrawn in place and log lines are printed above it.
+    const display = new ProgressDisplay(process.stderr);
+    const log = createLogger({
+      level: cfg.LOG_LEVEL,
+      stderr: true,
+      ...(display.tty ? { destination: display.logStream } : {}),
+    });
     const filter =
       o.filter === undefined ? undefined : o.filter === 'null' || o.filter === '' ? null : o.filter;
-    const result = await runCycle(cfg, { force: o.force, filter, log });
+    const result = await runCycle(cfg, {
+      force: o.force,
+      filter,
+      log,
+      onProgress: (p) => display.update(p),
+      say: (line) => display.log(line),
+    }).finally(() => display.stop());
     const r = result.run;
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else if (r.status === 'failed' && r.datasetsChecked === 0 && result.datasets.length === 0) {

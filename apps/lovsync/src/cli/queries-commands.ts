@@ -36,6 +36,7 @@ export async function runsCommand(o: { limit: number; json: boolean }): Promise<
       'filesModified',
       'filesRemoved',
       'parseSucceeded',
+      'parseTotal',
       'parseFailed',
       'error',
     ]);

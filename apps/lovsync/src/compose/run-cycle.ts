@@ -6,6 +6,7 @@ import type { Logger } from '@lovsync/shared/logger';
 import { createSyncWorker, requestSync } from '@lovsync/sync';
 import { createDiffWorker, reconcile } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
+import { readRunProgress, type RunProgress } from './run-progress.ts';
 import { createRuntime } from '@lovsync/shared/runtime';
 
 /** `lovsync run` was stopped by SIGINT/SIGTERM: its run is failed with the reason, nothing is left held. */
@@ -39,12 +40,21 @@ export interface RunCycleResult {
  */
 export async function runCycle(
   config: Config,
-  opts: { force: boolean; filter?: string | null; log?: Logger },
+  opts: {
+    force: boolean;
+    filter?: string | null;
+    log?: Logger;
+    /** Called about every 250 ms while the run is in progress, and once when it has ended. */
+    onProgress?: (p: RunProgress) => void;
+    /** Prints a line for the operator (default: stderr); the progress display prints it above itself. */
+    say?: (line: string) => void;
+  },
 ): Promise<RunCycleResult> {
   await runMigrations(config.DATABASE_URL);
   await assertRedisReachable(config.REDIS_URL, config.REDIS_CONNECT_TIMEOUT_SECONDS);
   const rt = createRuntime(config, { log: opts.log, service: 'run' });
   const workers: Worker[] = [];
+  const say = opts.say ?? ((line: string) => process.stderr.write(line));
   const t0 = performance.now();
   let runId: number | undefined;
   let syncJobId: string | undefined;
@@ -62,7 +72,7 @@ export async function runCycle(
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) process.exit(130);
     interrupted = signal;
-    process.stderr.write(
+    say(
       `lovsync: ${signal} received: stopping${runId !== undefined ? ` run ${runId}` : ''} (again to exit at once)\n`,
     );
   };
@@ -84,7 +94,7 @@ export async function runCycle(
   try {
     workers.push(await unlessLost(createSyncWorker(rt)), createDiffWorker(rt), createParseWorker(rt));
     await unlessLost(reconcile(rt));
-    await sayWhatHoldsTheSyncSlot(rt);
+    await sayWhatHoldsTheSyncSlot(rt, say);
     const job = await unlessLost(
       requestSync(rt.queues, { trigger: 'manual', force: opts.force, filter: opts.filter }),
     );
@@ -93,10 +103,21 @@ export async function runCycle(
     const tSync = performance.now();
     let run = await getRun(rt.database.pool, runId);
     let lastReconcile = Date.now();
+    let lastProgress = 0;
+    const progress = async () => {
+      if (!opts.onProgress) return;
+      lastProgress = Date.now();
+      const p = await readRunProgress(
+        { pool: rt.database.pool, syncQueue: rt.queues.sync },
+        { syncJobId: job.id!, runId: runId! },
+      ).catch(() => undefined);
+      if (p) opts.onProgress(p);
+    };
     while (run && run.status === 'running') {
       const stop = stopReason();
       if (stop) throw stop;
       await new Promise((r) => setTimeout(r, 100));
+      if (Date.now() - lastProgress >= 250) await progress();
       if (Date.now() - lastReconcile > 10_000) {
         await unlessLost(reconcile(rt, { activeSyncRunIds: new Set([runId]) }));
         lastReconcile = Date.now();
@@ -104,6 +125,7 @@ export async function runCycle(
       run = await getRun(rt.database.pool, runId);
     }
     if (!run) throw new Error(`run ${runId} disappeared`);
+    await progress();
     const ds = await rt.database.pool.query(
       `SELECT dataset, status, file_count AS "fileCount", error, timings FROM run_datasets WHERE run_id = $1 ORDER BY dataset`,
       [runId],
@@ -184,11 +206,14 @@ async function releaseSyncJob(rt: ReturnType<typeof createRuntime>, jobId: strin
 }
 
 /** A sync still active from another (or a killed) process holds the one sync slot: say so at once. */
-async function sayWhatHoldsTheSyncSlot(rt: ReturnType<typeof createRuntime>): Promise<void> {
+async function sayWhatHoldsTheSyncSlot(
+  rt: ReturnType<typeof createRuntime>,
+  say: (line: string) => void,
+): Promise<void> {
   const active = await rt.queues.sync.getJobs(['active']);
   for (const j of active) {
     const id = (j?.data as { runId?: number } | undefined)?.runId;
-    process.stderr.write(
+    say(
       `lovsync: an earlier sync${typeof id === 'number' ? ` (run ${id})` : ''} is still active in another process or was cut off; this run starts when it finishes or its lock expires\n`,
     );
   }

@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceContext } from '@lovsync/shared/context';
 import type { QueueName } from '@lovsync/shared/queues';
+import { registerAlertMetrics } from './alert-metrics.ts';
 import { withTimeout } from './with-timeout.ts';
 
 export interface Metrics {
@@ -89,7 +90,7 @@ export function createMetrics(ctx: ServiceContext): Metrics {
       try {
         const res = await withTimeout(
           ctx.database.pool.query<{ total: number }>(
-            'SELECT COALESCE(sum(bytes_downloaded), 0)::float8 AS total FROM sync_runs',
+            'SELECT COALESCE(sum(bytes_downloaded), 0)::float8 AS total FROM sync_runs_live',
           ),
           SCRAPE_QUERY_TIMEOUT_MS,
           'downloaded bytes query',
@@ -101,6 +102,8 @@ export function createMetrics(ctx: ServiceContext): Metrics {
       }
     },
   });
+
+  registerAlertMetrics(registry, { pool: ctx.database.pool, log, timeoutMs: SCRAPE_QUERY_TIMEOUT_MS });
 
   return {
     registry,

@@ -47,14 +47,19 @@ export async function createRun(
   return res.rows[0]!.id;
 }
 
+/**
+ * Runs are read from the sync_runs_live view (migration 0009): while a run is in progress its
+ * counts are what file_changes and run_datasets have committed so far, never the zeros its row holds
+ * until completion.
+ */
 export async function getRun(db: Queryable, id: number): Promise<RunRow | undefined> {
-  const res = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM sync_runs WHERE id = $1`, [id]);
+  const res = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM sync_runs_live WHERE id = $1`, [id]);
   return res.rows[0];
 }
 
 export async function listRuns(db: Queryable, p: { limit: number; beforeId?: number }): Promise<RunRow[]> {
   const res = await db.query<RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM sync_runs WHERE ($2::int IS NULL OR id < $2) ORDER BY id DESC LIMIT $1`,
+    `SELECT ${RUN_COLUMNS} FROM sync_runs_live WHERE ($2::int IS NULL OR id < $2) ORDER BY id DESC LIMIT $1`,
     [p.limit, p.beforeId ?? null],
   );
   return res.rows;

@@ -6,6 +6,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  pgView,
   primaryKey,
   serial,
   text,
@@ -49,6 +50,35 @@ export const syncRuns = pgTable(
       .where(sql`${t.status} = 'running'`),
   ],
 );
+
+/**
+ * sync_runs as readers see it (migration 0009, a plain view, not managed by drizzle-kit): a run in
+ * progress shows the counts committed so far (file_changes, run_datasets); a finished run its tally.
+ */
+export const syncRunsLive = pgView('sync_runs_live', {
+  id: integer('id').notNull(),
+  trigger: text('trigger', { enum: ['schedule', 'poll', 'manual', 'api'] }).notNull(),
+  status: text('status', { enum: ['running', 'succeeded', 'partial', 'failed'] }).notNull(),
+  force: boolean('force').notNull(),
+  datasetFilter: text('dataset_filter'),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+  syncFinishedAt: timestamp('sync_finished_at', { withTimezone: true }),
+  syncHeartbeatAt: timestamp('sync_heartbeat_at', { withTimezone: true }),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+  datasetsChecked: integer('datasets_checked').notNull(),
+  datasetsChanged: integer('datasets_changed').notNull(),
+  datasetsFailed: integer('datasets_failed').notNull(),
+  filesAdded: integer('files_added').notNull(),
+  filesModified: integer('files_modified').notNull(),
+  filesRemoved: integer('files_removed').notNull(),
+  filesUnchanged: integer('files_unchanged').notNull(),
+  parseTotal: integer('parse_total').notNull(),
+  parseSucceeded: integer('parse_succeeded').notNull(),
+  parseFailed: integer('parse_failed').notNull(),
+  entriesRefused: integer('entries_refused').notNull(),
+  bytesDownloaded: bigint('bytes_downloaded', { mode: 'number' }).notNull(),
+  error: text('error'),
+}).existing();
 
 /** Per (run, dataset): the sync phase's outcome for that archive and the diff's progress. */
 export const runDatasets = pgTable(
