@@ -3,4 +3,6 @@ export * from './migrate.ts';
 export * from './queries/runs.ts';
 export * from './queries/files.ts';
 export * from './queries/dashboard.ts';
+export * from './queries/run-datasets.ts';
+export * from './queries/file-changes.ts';
 export * as schema from './schema/index.ts';
