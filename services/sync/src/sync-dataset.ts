@@ -44,11 +44,17 @@ export async function syncDataset(
   const dataset = p.listing.filename;
   const log = ctx.log.child({ runId: p.runId, dataset });
   const t0 = performance.now();
-  await markDatasetDownloading(database.pool, {
+  // Only while the run is still running: a run failed meanwhile (interrupted, or by the reconciler)
+  // has released what it held, and must not gain a 'downloading' dataset after that.
+  const started = await markDatasetDownloading(database.pool, {
     runId: p.runId,
     dataset,
     lastModified: p.listing.lastModified,
   });
+  if (!started) {
+    log.warn('run has ended (failed or interrupted); dataset not synced');
+    return { dataset, outcome: 'failed', error: `run ${p.runId} has ended before this dataset was synced` };
+  }
   const stored = (
     await database.pool.query<{ etag: string | null; last_modified: Date | null; listed: boolean }>(
       'SELECT etag, last_modified, listed FROM datasets WHERE name = $1',

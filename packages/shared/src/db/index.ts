@@ -6,3 +6,5 @@ export * from './queries/dashboard.ts';
 export * from './queries/run-datasets.ts';
 export * from './queries/file-changes.ts';
 export * as schema from './schema/index.ts';
+export * from './queries/subscriptions.ts';
+export * from './queries/outbox.ts';

@@ -15,7 +15,7 @@ export interface WorkerSettings {
  * queues and createQueueWorker (worker.ts) the workers from it.
  */
 export interface QueueDefinition<T> {
-  name: 'sync' | 'diff' | 'parse';
+  name: 'sync' | 'diff' | 'parse' | 'deliver';
   /** The `service` of its workers' log lines. */
   service: string;
   schema: z.ZodType<T>;

@@ -1,6 +1,7 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueDefinition, WorkerSettings } from './definition.ts';
+import { deliverQueue, type DeliverJobData } from './deliver.ts';
 import { diffQueue, type DiffJobData } from './diff.ts';
 import { parseQueue, type ParseJobData } from './parse.ts';
 import { syncQueue, type SyncJobData } from './sync.ts';
@@ -8,17 +9,19 @@ import { syncQueue, type SyncJobData } from './sync.ts';
 export * from './sync.ts';
 export * from './diff.ts';
 export * from './parse.ts';
+export * from './deliver.ts';
 export type { QueueDefinition, WorkerSettings } from './definition.ts';
 
 /**
- * The three queues. Each queue's file holds its contract (payload schema), its producer (which owns
+ * The queues. Each queue's file holds its contract (payload schema), its producer (which owns
  * the job id and options) and its worker settings, each with the reason for its values:
  *   sync.ts  -> requestSync, upsertSyncSchedule   (handler: services/sync/src/sync-worker.ts)
  *   diff.ts  -> enqueueDiff                       (handler: services/differ/src/diff-worker.ts)
  *   parse.ts -> enqueueParses                     (handler: services/parser/src/parse-worker.ts)
+ *   deliver.ts -> (services/deliver/src/dispatch.ts) (handler: services/deliver/src/deliver-worker.ts)
  */
-export const QUEUES = { sync: syncQueue, diff: diffQueue, parse: parseQueue } as const;
-export const QUEUE_NAMES = ['sync', 'diff', 'parse'] as const;
+export const QUEUES = { sync: syncQueue, diff: diffQueue, parse: parseQueue, deliver: deliverQueue } as const;
+export const QUEUE_NAMES = ['sync', 'diff', 'parse', 'deliver'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** Every queue's retry and retention policy (defined, with its reasons, in the queue's file). */
@@ -26,12 +29,14 @@ export const JOB_OPTIONS: Record<QueueName, DefaultJobOptions> = {
   sync: syncQueue.jobOptions,
   diff: diffQueue.jobOptions,
   parse: parseQueue.jobOptions,
+  deliver: deliverQueue.jobOptions,
 };
 
 export interface Queues {
   sync: Queue<SyncJobData>;
   diff: Queue<DiffJobData>;
   parse: Queue<ParseJobData>;
+  deliver: Queue<DeliverJobData>;
   close(): Promise<void>;
 }
 
@@ -53,12 +58,14 @@ export function createQueues(
   const sync = make(syncQueue);
   const diff = make(diffQueue);
   const parse = make(parseQueue);
+  const deliver = make(deliverQueue);
   return {
     sync,
     diff,
     parse,
+    deliver,
     async close() {
-      await Promise.all([sync.close(), diff.close(), parse.close()]);
+      await Promise.all([sync.close(), diff.close(), parse.close(), deliver.close()]);
     },
   };
 }

@@ -9,16 +9,21 @@ type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
 export type RunDatasetStatus = 'downloading' | 'manifested' | 'diffed' | 'unchanged' | 'failed';
 
-/** (none | any) -> downloading: the sync starts (or, in a retried job, restarts) reading the archive. */
+/**
+ * (none | any) -> downloading: the sync starts (or, in a retried job, restarts) reading the archive;
+ * only while the run is running. Returns false when the run has ended (nothing written).
+ */
 export async function markDatasetDownloading(
   db: Queryable,
   p: { runId: number; dataset: string; lastModified: Date | null },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO run_datasets (run_id, dataset, status, last_modified) VALUES ($1, $2, 'downloading', $3)
+): Promise<boolean> {
+  const res = await db.query(
+    `INSERT INTO run_datasets (run_id, dataset, status, last_modified)
+     SELECT $1, $2, 'downloading', $3 FROM sync_runs WHERE id = $1 AND status = 'running'
      ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'downloading', error = NULL, updated_at = now()`,
     [p.runId, p.dataset, p.lastModified],
   );
+  return (res.rowCount ?? 0) > 0;
 }
 
 /** downloading -> unchanged: the server answered 304 to the conditional request. */
@@ -27,7 +32,7 @@ export async function markDatasetNotModified(
   p: { runId: number; dataset: string },
 ): Promise<void> {
   await db.query(
-    `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2`,
+    `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2 AND status = 'downloading'`,
     [p.runId, p.dataset],
   );
 }
