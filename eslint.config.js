@@ -45,6 +45,40 @@ export default tseslint.config(
       ],
     },
   },
+  // Layout (issue 11): apps/ is the composition root; nothing below it imports it back, and the
+  // benches share code with the tests only through @lovsync/testkit.
+  {
+    files: ['packages/**/*.ts', 'services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@lovsync/app(/|$)|(^|/)apps/',
+              message: 'packages/ and services/ must not import from apps/ (the composition root).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+test(/|$)',
+              message: 'bench/ must not import from test/: shared helpers live in @lovsync/testkit.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: [
       'packages/shared/src/config.ts',

@@ -1,7 +1,8 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Worker } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { maybeCompleteRun } from '@lovsync/shared/db';
-import { DIFF_QUEUE, workerSettings, diffJobSchema, type DiffJobData } from '@lovsync/shared/queues';
+import { diffQueue, type DiffJobData } from '@lovsync/shared/queues';
+import { createQueueWorker } from '@lovsync/shared/queues/worker';
 import { applyDiff, DiffInputError, DiffOrderError, type DiffCounts } from './hash-diff.ts';
 import { enqueuePendingParses } from './parse-fanout.ts';
 
@@ -24,13 +25,12 @@ export function createDiffWorker(
   ctx: ServiceContext,
   opts: { concurrency?: number } = {},
 ): Worker<DiffJobData, DiffJobResult> {
-  const worker = new Worker<DiffJobData, DiffJobResult>(
-    DIFF_QUEUE,
-    async (job: Job<DiffJobData>, token?: string) => {
-      const parsed = diffJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid diff payload: ${parsed.error.message}`);
+  return createQueueWorker(
+    ctx,
+    diffQueue,
+    async (data, job, { token }) => {
       try {
-        return await processDiffJob(ctx, parsed.data);
+        return await processDiffJob(ctx, data);
       } catch (err) {
         if (err instanceof DiffInputError) throw new UnrecoverableError(err.message);
         if (err instanceof DiffOrderError) {
@@ -41,19 +41,6 @@ export function createDiffWorker(
         throw err;
       }
     },
-    {
-      connection: ctx.workerConnection,
-      prefix: ctx.config.QUEUE_PREFIX,
-      // Diffs of different datasets are independent; the dataset row lock orders those of one dataset.
-      concurrency: opts.concurrency ?? 2,
-      ...workerSettings('diff', ctx.config.JOB_LOCK_SECONDS),
-    },
+    opts,
   );
-  const log = ctx.log.child({ service: 'differ', queue: DIFF_QUEUE });
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) =>
-    log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'diff job failed'),
-  );
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'diff job stalled; it will be retried'));
-  return worker;
 }

@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { withTransaction } from '@lovsync/shared/db';
+import {
+  addUnchangedFiles,
+  markDatasetDiffed,
+  markDatasetSuperseded,
+  releaseManifest,
+  withTransaction,
+} from '@lovsync/shared/db';
 import type { DiffJobData } from '@lovsync/shared/queues';
 
 /** Retry later: an older run's diff of the same dataset must commit first. */
@@ -56,12 +62,11 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
     if (run?.status !== 'running' && rdStatus === 'manifested') {
       // The run ended (failed: its sync died) before this diff: nothing is committed under it, and
       // its manifest is released so a later run redoes the dataset.
-      await releaseManifest(
-        c,
+      await releaseManifest(c, {
         runId,
         dataset,
-        `run ${runId} was ${run?.status ?? 'deleted'} before its diff`,
-      );
+        why: `run ${runId} was ${run?.status ?? 'deleted'} before its diff`,
+      });
       return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
     }
     const rd = (
@@ -89,7 +94,11 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       [dataset, runId],
     );
     for (const { run_id } of stale.rows)
-      await releaseManifest(c, run_id, dataset, `run ${run_id} ended before this dataset was diffed`);
+      await releaseManifest(c, {
+        runId: run_id,
+        dataset,
+        why: `run ${run_id} ended before this dataset was diffed`,
+      });
     const older = await c.query(
       `SELECT run_id FROM run_datasets WHERE dataset = $1 AND run_id < $2 AND status = 'manifested' LIMIT 1`,
       [dataset, runId],
@@ -97,16 +106,14 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
     if (older.rowCount)
       throw new DiffOrderError(`run ${older.rows[0].run_id} has an undiffed manifest of ${dataset}`);
     if (ds.last_run_id !== null && ds.last_run_id > runId) {
-      await c.query(
-        `UPDATE run_datasets SET status = 'diffed', error = $3, updated_at = now() WHERE run_id = $1 AND dataset = $2`,
-        [runId, dataset, `superseded by run ${ds.last_run_id}`],
-      );
+      await markDatasetSuperseded(c, { runId, dataset, byRunId: ds.last_run_id });
       await c.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [runId, dataset]);
       return { added: 0, modified: 0, removed: 0, unchanged: 0, applied: false, ms: 0 };
     }
     const lm = rd.last_modified;
 
     // 1. The change rows: manifest vs current files (a removed file that comes back is added).
+    // raw SQL hot path: the diff statement (measured, bench/diff.ts); inserts the rows pending.
     const changes = await c.query<{ change: string; n: number }>(
       `WITH m AS (SELECT path, hash, size FROM manifest_entries WHERE run_id = $1 AND dataset = $2),
             f AS (SELECT path, hash, size, status FROM files WHERE dataset = $2),
@@ -131,12 +138,14 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
 
     // 2. files: unchanged rows that were added/modified last time become unchanged (their
     //    last_changed stays); changed rows take the new version with last_changed = lastModified.
+    // raw SQL hot path: the diff statement (files.status), set-based over the whole dataset.
     await c.query(
       `UPDATE files f SET status = 'unchanged', last_run_id = $1
        WHERE f.dataset = $2 AND f.status IN ('added', 'modified')
          AND NOT EXISTS (SELECT 1 FROM file_changes fc WHERE fc.run_id = $1 AND fc.dataset = $2 AND fc.path = f.path)`,
       [runId, dataset],
     );
+    // raw SQL hot path: the diff statement (files.status), set-based over the whole dataset.
     await c.query(
       `INSERT INTO files (dataset, path, hash, size, status, last_changed, last_run_id)
        SELECT fc.dataset, fc.path, COALESCE(fc.new_hash, fc.old_hash), COALESCE(fc.new_size, fc.old_size), fc.change, $3, $1
@@ -156,16 +165,8 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
     // 3. Bookkeeping, all in the same transaction: the dataset's lastModified advances only here.
     await c.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [runId, dataset]);
     const ms = Math.round(performance.now() - t0);
-    await c.query(
-      `UPDATE run_datasets SET status = 'diffed', file_count = $3,
-         timings = COALESCE(timings, '{}'::jsonb) || jsonb_build_object('diffMs', $4::int), updated_at = now()
-       WHERE run_id = $1 AND dataset = $2`,
-      [runId, dataset, total, ms],
-    );
-    await c.query('UPDATE sync_runs SET files_unchanged = files_unchanged + $2 WHERE id = $1', [
-      runId,
-      unchanged,
-    ]);
+    await markDatasetDiffed(c, { runId, dataset, fileCount: total, diffMs: ms });
+    await addUnchangedFiles(c, runId, unchanged);
     await c.query(
       `UPDATE datasets SET last_modified = COALESCE($2, last_modified), etag = COALESCE($3, etag),
          archive_bytes = COALESCE($4, archive_bytes), file_count = $5, last_run_id = $6, listed = $7, updated_at = now()
@@ -181,13 +182,4 @@ export async function applyDiff(pool: pg.Pool, job: DiffJobData): Promise<DiffCo
       ms,
     };
   });
-}
-
-async function releaseManifest(c: pg.PoolClient, runId: number, dataset: string, why: string): Promise<void> {
-  await c.query(
-    `UPDATE run_datasets SET status = 'failed', error = $3, updated_at = now()
-     WHERE run_id = $1 AND dataset = $2 AND status = 'manifested'`,
-    [runId, dataset, `${why}; its manifest was released (the next run redoes the dataset)`],
-  );
-  await c.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [runId, dataset]);
 }

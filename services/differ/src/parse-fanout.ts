@@ -1,7 +1,5 @@
 import type pg from 'pg';
-import { parseJobId, type ParseJobData, type Queues } from '@lovsync/shared/queues';
-
-const BATCH = 1000;
+import { enqueueParses, type ParseJobData, type Queues } from '@lovsync/shared/queues';
 
 /** The parse jobs still owed for a run (optionally one dataset): file_changes rows still pending. */
 export async function pendingParseJobs(
@@ -44,14 +42,6 @@ export async function enqueuePendingParses(
   dataset?: string,
 ): Promise<number> {
   const jobs = await pendingParseJobs(pool, runId, dataset);
-  for (let i = 0; i < jobs.length; i += BATCH) {
-    await queues.parse.addBulk(
-      jobs.slice(i, i + BATCH).map((data) => ({
-        name: 'parse',
-        data,
-        opts: { jobId: parseJobId(runId, data.dataset, data.path) },
-      })),
-    );
-  }
+  await enqueueParses(queues, jobs);
   return jobs.length;
 }

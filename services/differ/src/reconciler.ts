@@ -1,6 +1,6 @@
 import type { ServiceContext } from '@lovsync/shared/context';
-import { failRun, maybeCompleteRun } from '@lovsync/shared/db';
-import { diffJobId, parseJobId } from '@lovsync/shared/queues';
+import { failRun, markDatasetDiffFailed, markParseFailed, maybeCompleteRun } from '@lovsync/shared/db';
+import { diffJobId, enqueueDiff, parseJobId } from '@lovsync/shared/queues';
 import { enqueuePendingParses } from './parse-fanout.ts';
 
 export interface ReconcileReport {
@@ -45,8 +45,8 @@ export async function reconcile(
   const syncJobs = await ctx.queues.sync.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
   const syncing = new Set<number>(opts.activeSyncRunIds ?? []);
   for (const j of syncJobs) {
-    const id = (j?.data as { runId?: number } | undefined)?.runId;
-    if (typeof id === 'number') syncing.add(id);
+    const id = j?.data.runId;
+    if (id !== undefined) syncing.add(id);
   }
 
   for (const run of runs.rows) {
@@ -69,20 +69,16 @@ export async function reconcile(
       [run.id],
     );
     for (const rd of manifested.rows) {
-      const jobId = diffJobId(run.id, rd.dataset);
-      const job = await ctx.queues.diff.getJob(jobId);
+      const job = await ctx.queues.diff.getJob(diffJobId(run.id, rd.dataset));
       if (!job) {
-        await ctx.queues.diff.add(
-          'diff',
-          { runId: run.id, dataset: rd.dataset, vanished: rd.vanished },
-          { jobId },
-        );
+        await enqueueDiff(ctx.queues, { runId: run.id, dataset: rd.dataset, vanished: rd.vanished });
         report.diffsRequeued++;
       } else if (await job.isFailed()) {
-        await pool.query(
-          `UPDATE run_datasets SET status = 'failed', error = $3 WHERE run_id = $1 AND dataset = $2 AND status = 'manifested'`,
-          [run.id, rd.dataset, `diff failed: ${job.failedReason}`],
-        );
+        await markDatasetDiffFailed(pool, {
+          runId: run.id,
+          dataset: rd.dataset,
+          error: `diff failed: ${job.failedReason}`,
+        });
       }
     }
     const pending = await pool.query<{ id: number; dataset: string; path: string }>(
@@ -108,11 +104,8 @@ export async function reconcile(
         continue;
       }
       if (job.finishedOn && job.failedReason && (await job.isFailed())) {
-        const res = await pool.query(
-          `UPDATE file_changes SET parse_status = 'failed', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,
-          [r.id, job.failedReason],
-        );
-        report.parsesFailed += res.rowCount ?? 0;
+        if (await markParseFailed(pool, { fileChangeId: r.id, error: job.failedReason }))
+          report.parsesFailed++;
       }
     }
     if (missing > 0) report.parsesRequeued += await enqueuePendingParses(pool, ctx.queues, run.id);

@@ -1,7 +1,8 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Worker } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { maybeCompleteRun } from '@lovsync/shared/db';
-import { PARSE_QUEUE, workerSettings, parseJobSchema, type ParseJobData } from '@lovsync/shared/queues';
+import { parseQueue, type ParseJobData } from '@lovsync/shared/queues';
+import { createQueueWorker } from '@lovsync/shared/queues/worker';
 import { MalformedDocumentError } from './extract/index.ts';
 import { markFailed, processParseJob, type ParseOutcome } from './parse-job.ts';
 
@@ -18,14 +19,11 @@ export function createParseWorker(
   ctx: ServiceContext,
   opts: { concurrency?: number; hooks?: ParseWorkerHooks; autorun?: boolean } = {},
 ): Worker<ParseJobData, ParseOutcome> {
-  const log = ctx.log.child({ service: 'parser', queue: PARSE_QUEUE });
-  const worker = new Worker<ParseJobData, ParseOutcome>(
-    PARSE_QUEUE,
-    async (job: Job<ParseJobData>) => {
+  return createQueueWorker(
+    ctx,
+    parseQueue,
+    async (data, job, { log }) => {
       const started = performance.now();
-      const parsed = parseJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid parse payload: ${parsed.error.message}`);
-      const data = parsed.data;
       try {
         const result = await processParseJob(ctx, data);
         opts.hooks?.onDuration?.((performance.now() - started) / 1000, result.outcome);
@@ -35,10 +33,7 @@ export function createParseWorker(
         const final =
           err instanceof MalformedDocumentError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (final) {
-          log.warn(
-            { jobId: job.id, runId: data.runId, path: data.path, err: message },
-            'parse failed for good',
-          );
+          log.warn({ runId: data.runId, path: data.path, err: message }, 'parse failed for good');
           await markFailed(ctx.database.pool, data.fileChangeId, message);
           await maybeCompleteRun(ctx.database.pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
           opts.hooks?.onDuration?.((performance.now() - started) / 1000, 'failed');
@@ -48,18 +43,6 @@ export function createParseWorker(
         throw err;
       }
     },
-    {
-      connection: ctx.workerConnection,
-      prefix: ctx.config.QUEUE_PREFIX,
-      concurrency: opts.concurrency ?? ctx.config.PARSER_CONCURRENCY,
-      autorun: opts.autorun ?? true,
-      ...workerSettings('parse', ctx.config.JOB_LOCK_SECONDS),
-    },
+    { concurrency: opts.concurrency, autorun: opts.autorun },
   );
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) =>
-    log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'parse job attempt failed'),
-  );
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'parse job stalled; it will be retried'));
-  return worker;
 }

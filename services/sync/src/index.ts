@@ -1,5 +1,5 @@
 export { requestSync } from '@lovsync/shared/queues';
-export { createSyncWorker, startPoller, upsertSyncSchedule, attachWorkerLogging } from './sync-worker.ts';
+export { createSyncWorker, startPoller, upsertSyncSchedule } from './sync-worker.ts';
 export { runSync, type SyncRunResult } from './sync-run.ts';
 export { importLovligState } from './lovlig-import.ts';
 export { readArchive, ArchiveError, chooseBzip2Decoder, unsafePathReason } from './archive-entries.ts';

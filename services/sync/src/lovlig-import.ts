@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { withTransaction } from '@lovsync/shared/db';
+import { adoptFiles, withTransaction } from '@lovsync/shared/db';
 import { HASH_HEX_RE } from '@lovsync/shared/hash';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { normaliseEntryPath, unsafePathReason } from './archive-entries.ts';
@@ -61,7 +61,7 @@ export async function importLovligState(
           `${file}: dataset ${JSON.stringify(name)} is not an archive file name such as gjeldende-lover.tar.bz2`,
         );
       const dirName = name.replace(/\.(tar\.bz2|zip)$/, '');
-      const rows: { path: string; hash: string; size: number; status: string }[] = [];
+      const rows: { path: string; hash: string; size: number; status: 'unchanged' | 'removed' }[] = [];
       for (const [fkey, f] of Object.entries(ds.files)) {
         const hash = (f.xxhash ?? f.hash ?? f.sha256 ?? '').toLowerCase();
         if (!HASH_HEX_RE.test(hash)) throw new Error(`${name}/${fkey}: no XXH3-128 hash in the state file`);
@@ -72,7 +72,7 @@ export async function importLovligState(
         if (unsafe) throw new Error(`${name}: file ${JSON.stringify(path)} refused: ${unsafe}`);
         path = normaliseEntryPath(path);
         if (path === '') throw new Error(`${name}: file ${JSON.stringify(fkey)} refused: empty path`);
-        const status = f.status === 'removed' ? 'removed' : 'unchanged';
+        const status = f.status === 'removed' ? ('removed' as const) : ('unchanged' as const);
         rows.push({ path, hash, size: f.size ?? 0, status });
       }
       await c.query(
@@ -80,19 +80,7 @@ export async function importLovligState(
          ON CONFLICT (name) DO UPDATE SET last_modified = EXCLUDED.last_modified, file_count = EXCLUDED.file_count`,
         [name, ds.last_modified ?? null, rows.length],
       );
-      await c.query(
-        `INSERT INTO files (dataset, path, hash, size, status, last_changed)
-         SELECT $1, p, h, s, st, $6 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(p, h, s, st)
-         ON CONFLICT (dataset, path) DO UPDATE SET hash = EXCLUDED.hash, size = EXCLUDED.size, status = EXCLUDED.status`,
-        [
-          name,
-          rows.map((r) => r.path),
-          rows.map((r) => r.hash),
-          rows.map((r) => r.size),
-          rows.map((r) => r.status),
-          ds.last_modified ?? null,
-        ],
-      );
+      await adoptFiles(c, { dataset: name, lastChanged: ds.last_modified ?? null, files: rows });
       files += rows.length;
     }
   });

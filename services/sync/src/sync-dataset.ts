@@ -1,7 +1,14 @@
 import type { Job } from 'bullmq';
 import { createContentHasher } from '@lovsync/shared/hash';
-import { storableText, withTransaction } from '@lovsync/shared/db';
-import { diffJobId } from '@lovsync/shared/queues';
+import {
+  markDatasetDownloading,
+  markDatasetManifested,
+  markDatasetNotModified,
+  markDatasetSyncFailed,
+  storableText,
+  withTransaction,
+} from '@lovsync/shared/db';
+import { enqueueDiff } from '@lovsync/shared/queues';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { ArchiveError, readArchive, type RefusedEntry } from './archive-entries.ts';
 import { downloadArchive } from './download.ts';
@@ -39,13 +46,12 @@ export async function syncDataset(
   const t0 = performance.now();
   // Only while the run is still running: a run failed meanwhile (interrupted, or by the reconciler)
   // has released what it held, and must not gain a 'downloading' dataset after that.
-  const started = await database.pool.query(
-    `INSERT INTO run_datasets (run_id, dataset, status, last_modified)
-     SELECT $1, $2, 'downloading', $3 FROM sync_runs WHERE id = $1 AND status = 'running'
-     ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'downloading', error = NULL, updated_at = now()`,
-    [p.runId, dataset, p.listing.lastModified],
-  );
-  if (started.rowCount === 0) {
+  const started = await markDatasetDownloading(database.pool, {
+    runId: p.runId,
+    dataset,
+    lastModified: p.listing.lastModified,
+  });
+  if (!started) {
     log.warn('run has ended (failed or interrupted); dataset not synced');
     return { dataset, outcome: 'failed', error: `run ${p.runId} has ended before this dataset was synced` };
   }
@@ -85,10 +91,7 @@ export async function syncDataset(
     if (download.status === 'not-modified') {
       log.info('archive not modified (304)');
       p.progress?.finished(dataset, 'unchanged');
-      await database.pool.query(
-        `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2 AND status = 'downloading'`,
-        [p.runId, dataset],
-      );
+      await markDatasetNotModified(database.pool, { runId: p.runId, dataset });
       return { dataset, outcome: 'unchanged' };
     }
     log.info({ bytes: download.bytes, resumedFrom: download.resumedFrom }, 'archive downloaded');
@@ -173,12 +176,15 @@ export async function syncDataset(
         downloadMs: Math.round(tDownloaded - t0),
         readMs: Math.round(performance.now() - tDownloaded),
       };
-      await client.query(
-        `UPDATE run_datasets SET status = 'manifested', etag = $3, archive_bytes = $4, file_count = $5,
-           bytes_downloaded = $6, timings = $7, updated_at = now()
-         WHERE run_id = $1 AND dataset = $2`,
-        [p.runId, dataset, download.etag, download.bytes, writer.rows, download.received, timings],
-      );
+      await markDatasetManifested(client, {
+        runId: p.runId,
+        dataset,
+        etag: download.etag,
+        archiveBytes: download.bytes,
+        fileCount: writer.rows,
+        bytesDownloaded: download.received,
+        timings,
+      });
       log.info(
         { files: writer.rows, newBlobs: writer.newBlobs, decoder: read.decoder, ...timings },
         'manifest written',
@@ -189,11 +195,7 @@ export async function syncDataset(
       const mirrored = await stage.commit();
       log.info({ files: mirrored }, 'EXTRACT_DIR updated');
     }
-    await ctx.queues.diff.add(
-      'diff',
-      { runId: p.runId, dataset, vanished: false },
-      { jobId: diffJobId(p.runId, dataset) },
-    );
+    await enqueueDiff(ctx.queues, { runId: p.runId, dataset, vanished: false });
     p.progress?.finished(dataset, 'done');
     return {
       dataset,
@@ -211,11 +213,13 @@ export async function syncDataset(
     }));
     p.progress?.finished(dataset, 'failed');
     log.error({ err: message, refused: refused.length }, 'dataset sync failed; nothing committed for it');
-    await database.pool.query(
-      `UPDATE run_datasets SET status = 'failed', error = $3, entries_refused = $4, refused = $5, updated_at = now()
-       WHERE run_id = $1 AND dataset = $2`,
-      [p.runId, dataset, message, refused.length, JSON.stringify(refused.slice(0, MAX_REFUSED_RECORDED))],
-    );
+    await markDatasetSyncFailed(database.pool, {
+      runId: p.runId,
+      dataset,
+      error: message,
+      entriesRefused: refused.length,
+      refused: refused.slice(0, MAX_REFUSED_RECORDED),
+    });
     return { dataset, outcome: 'failed', error: message, refused };
   }
 }

@@ -5,10 +5,12 @@ import {
   failRun,
   finishSyncPhase,
   maybeCompleteRun,
+  recordDatasetUnchanged,
+  recordDatasetVanished,
   storableText,
   touchSyncHeartbeat,
 } from '@lovsync/shared/db';
-import { diffJobId, type SyncJobData } from '@lovsync/shared/queues';
+import { enqueueDiff, type SyncJobData } from '@lovsync/shared/queues';
 import { fetchDatasetList, withRetries, type DatasetListing } from './lovdata-client.ts';
 import { ProgressReporter } from './progress.ts';
 import { syncDataset, type DatasetSyncResult } from './sync-dataset.ts';
@@ -45,11 +47,7 @@ export function matchesFilter(name: string, filter: string | null): boolean {
  * datasets an empty-manifest diff, close the sync phase. The run id is kept in the job data so a
  * retried job continues the same run instead of starting another.
  */
-export async function runSync(
-  ctx: ServiceContext,
-  data: SyncJobData & { runId?: number },
-  job?: Job,
-): Promise<SyncRunResult> {
+export async function runSync(ctx: ServiceContext, data: SyncJobData, job?: Job): Promise<SyncRunResult> {
   const { config, database } = ctx;
   const filter = data.filter === undefined ? config.LOVDATA_DATASET_FILTER : data.filter;
   let runId = data.runId;
@@ -163,11 +161,7 @@ async function syncPhase(
     }
     if (previous) {
       if (previous === 'manifested') {
-        await ctx.queues.diff.add(
-          'diff',
-          { runId: runId!, dataset: listing.filename, vanished: false },
-          { jobId: diffJobId(runId!, listing.filename) },
-        );
+        await enqueueDiff(ctx.queues, { runId: runId!, dataset: listing.filename, vanished: false });
       }
       return { dataset: listing.filename, outcome: 'manifested' } as DatasetSyncResult;
     }
@@ -178,11 +172,11 @@ async function syncPhase(
       listing.lastModified &&
       storedLm.getTime() === listing.lastModified.getTime()
     ) {
-      await database.pool.query(
-        `INSERT INTO run_datasets (run_id, dataset, status, last_modified) VALUES ($1, $2, 'unchanged', $3)
-         ON CONFLICT (run_id, dataset) DO NOTHING`,
-        [runId, listing.filename, listing.lastModified],
-      );
+      await recordDatasetUnchanged(database.pool, {
+        runId: runId!,
+        dataset: listing.filename,
+        lastModified: listing.lastModified,
+      });
       progress.finished(listing.filename, 'unchanged');
       log.info({ dataset: listing.filename }, 'dataset unchanged (same lastModified), skipped');
       return { dataset: listing.filename, outcome: 'unchanged' } as DatasetSyncResult;
@@ -191,16 +185,8 @@ async function syncPhase(
   });
 
   for (const dataset of vanished) {
-    await database.pool.query(
-      `INSERT INTO run_datasets (run_id, dataset, status, vanished) VALUES ($1, $2, 'manifested', true)
-       ON CONFLICT (run_id, dataset) DO NOTHING`,
-      [runId, dataset],
-    );
-    await ctx.queues.diff.add(
-      'diff',
-      { runId, dataset, vanished: true },
-      { jobId: diffJobId(runId, dataset) },
-    );
+    await recordDatasetVanished(database.pool, { runId, dataset });
+    await enqueueDiff(ctx.queues, { runId, dataset, vanished: true });
     log.warn({ dataset }, 'dataset vanished from the list: all its files will be marked removed');
   }
   for (const k of kept) log.warn({ dataset: k.dataset }, k.reason);
@@ -286,11 +272,7 @@ async function decideVanished(
     }
   }
   for (const k of kept) {
-    await pool.query(
-      `INSERT INTO run_datasets (run_id, dataset, status, error) VALUES ($1, $2, 'unchanged', $3)
-       ON CONFLICT (run_id, dataset) DO NOTHING`,
-      [runId, k.dataset, storableText(k.reason)],
-    );
+    await recordDatasetUnchanged(pool, { runId, dataset: k.dataset, error: storableText(k.reason) });
   }
   return { vanished: candidates, kept, refusal };
 }

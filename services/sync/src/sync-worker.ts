@@ -1,63 +1,28 @@
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import {
-  JOB_OPTIONS,
-  SYNC_QUEUE,
-  SYNC_SCHEDULER_ID,
   requestSync,
-  workerSettings,
-  syncJobSchema,
+  syncQueue,
+  upsertSyncSchedule as upsertSchedule,
   type SyncJobData,
 } from '@lovsync/shared/queues';
-import { UnrecoverableError } from 'bullmq';
+import { createQueueWorker } from '@lovsync/shared/queues/worker';
 import { fetchDatasetList } from './lovdata-client.ts';
 import { matchesFilter, runSync, type SyncRunResult } from './sync-run.ts';
 
 /** The single sync worker: concurrency 1 here and a global concurrency of 1 on the queue. */
 export async function createSyncWorker(ctx: ServiceContext): Promise<Worker<SyncJobData, SyncRunResult>> {
   await ctx.queues.sync.setGlobalConcurrency(1);
-  const worker = new Worker<SyncJobData, SyncRunResult>(
-    SYNC_QUEUE,
-    async (job) => {
-      await job.removeDeduplicationKey().catch(() => undefined);
-      const parsed = syncJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid sync payload: ${parsed.error.message}`);
-      const runId = (job.data as { runId?: unknown }).runId;
-      return runSync(ctx, { ...parsed.data, ...(typeof runId === 'number' ? { runId } : {}) }, job);
-    },
-    {
-      connection: ctx.workerConnection,
-      prefix: ctx.config.QUEUE_PREFIX,
-      concurrency: 1,
-      ...workerSettings('sync', ctx.config.JOB_LOCK_SECONDS),
-    },
-  );
-  attachWorkerLogging(worker, ctx, SYNC_QUEUE);
-  return worker;
+  return createQueueWorker(ctx, syncQueue, async (data, job) => {
+    // From now on a new request queues one more sync instead of coalescing into this one.
+    await job.removeDeduplicationKey().catch(() => undefined);
+    return runSync(ctx, data, job);
+  });
 }
 
-export function attachWorkerLogging(worker: Worker, ctx: ServiceContext, queue: string): void {
-  const log = ctx.log.child({ service: queue, queue });
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) =>
-    log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
-  );
-  worker.on('stalled', (jobId) =>
-    log.warn({ jobId }, 'job stalled (its worker died or blocked); it will be retried'),
-  );
-}
-
-/** Upserts the cron job scheduler (stable id: one schedule however many replicas start). */
+/** Upserts the cron job scheduler from SYNC_CRON / SYNC_TZ. */
 export async function upsertSyncSchedule(ctx: ServiceContext): Promise<void> {
-  await ctx.queues.sync.upsertJobScheduler(
-    SYNC_SCHEDULER_ID,
-    { pattern: ctx.config.SYNC_CRON, tz: ctx.config.SYNC_TZ },
-    {
-      name: 'sync',
-      data: { trigger: 'schedule', force: false, requestedAt: new Date(0).toISOString() },
-      opts: JOB_OPTIONS.sync,
-    },
-  );
+  await upsertSchedule(ctx.queues, { pattern: ctx.config.SYNC_CRON, tz: ctx.config.SYNC_TZ });
 }
 
 /**

@@ -28,7 +28,7 @@ export async function syncCommand(o: { force: boolean; wait: boolean }): Promise
         if ((await rt.queues.sync.getWorkersCount()) === 0) throw new Error(noWorker);
       }
       const j = await rt.queues.sync.getJob(job.id!);
-      runId = (j?.data as { runId?: number } | undefined)?.runId;
+      runId = j?.data.runId;
       if (runId !== undefined) {
         const run = await getRun(rt.database.pool, runId);
         if (run && run.status !== 'running') {

@@ -139,9 +139,8 @@ export async function runCycle(
     const stop = stopReason();
     if (stop && runId === undefined && syncJobId !== undefined) {
       // Stopped while waiting for the sync job to name its run: it may have started it already.
-      const started = (await rt.queues.sync.getJob(syncJobId).catch(() => undefined))?.data as
-        { runId?: number } | undefined;
-      if (typeof started?.runId === 'number') runId = started.runId;
+      const started = (await rt.queues.sync.getJob(syncJobId).catch(() => undefined))?.data;
+      if (started?.runId !== undefined) runId = started.runId;
     }
     if (stop && runId !== undefined)
       await failRun(rt.database.pool, runId, stop.message).catch(() => undefined);
@@ -179,8 +178,8 @@ async function waitForRunId(
 ): Promise<number> {
   for (;;) {
     const job = await queue.getJob(jobId);
-    const runId = (job?.data as { runId?: number } | undefined)?.runId;
-    if (typeof runId === 'number') return runId;
+    const runId = job?.data.runId;
+    if (runId !== undefined) return runId;
     if (job && (await job.isFailed()))
       throw new Error(`sync failed before it started a run: ${job.failedReason}`);
     if (!job) throw new Error(`sync job ${jobId} vanished before it started`);
@@ -212,9 +211,9 @@ async function sayWhatHoldsTheSyncSlot(
 ): Promise<void> {
   const active = await rt.queues.sync.getJobs(['active']);
   for (const j of active) {
-    const id = (j?.data as { runId?: number } | undefined)?.runId;
+    const id = j?.data.runId;
     say(
-      `lovsync: an earlier sync${typeof id === 'number' ? ` (run ${id})` : ''} is still active in another process or was cut off; this run starts when it finishes or its lock expires\n`,
+      `lovsync: an earlier sync${id !== undefined ? ` (run ${id})` : ''} is still active in another process or was cut off; this run starts when it finishes or its lock expires\n`,
     );
   }
 }

@@ -3,6 +3,8 @@ export * from './migrate.ts';
 export * from './queries/runs.ts';
 export * from './queries/files.ts';
 export * from './queries/dashboard.ts';
+export * from './queries/run-datasets.ts';
+export * from './queries/file-changes.ts';
 export * as schema from './schema/index.ts';
 export * from './queries/subscriptions.ts';
 export * from './queries/outbox.ts';

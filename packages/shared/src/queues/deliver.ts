@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { QueueDefinition } from './definition.ts';
 
 export const DELIVER_QUEUE = 'deliver';
 
@@ -30,3 +31,19 @@ export function deliveryAttempts(windowSeconds: number, baseMs: number, maxMs: n
   }
   return attempts;
 }
+
+export const deliverQueue: QueueDefinition<DeliverJobData> = {
+  name: DELIVER_QUEUE,
+  service: 'deliver',
+  schema: deliverJobSchema,
+  // Attempts and backoff are set per job from DELIVERY_* (services/deliver/src/dispatch.ts); the
+  // delivery log in Postgres (deliveries) is the record, Redis keeps only recent jobs.
+  jobOptions: {
+    removeOnComplete: { count: 5_000, age: 7 * 24 * 3600 },
+    removeOnFail: { count: 5_000 },
+  },
+  // A POST is bounded by DELIVERY_TIMEOUT_SECONDS; a worker killed mid-POST loses its lock after
+  // lockDuration and the same delivery (same id) is sent again.
+  worker: { lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 20 },
+  concurrency: (config) => config.DELIVERY_CONCURRENCY,
+};

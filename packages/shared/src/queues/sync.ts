@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { z } from 'zod';
+import type { QueueDefinition } from './definition.ts';
 
 export const SYNC_QUEUE = 'sync';
 
@@ -12,6 +13,12 @@ export const syncJobSchema = z.object({
   /** Overrides LOVDATA_DATASET_FILTER for this run; null = all datasets. Absent = the configured filter. */
   filter: z.string().min(1).nullable().optional(),
   requestedAt: z.iso.datetime(),
+  /**
+   * The run this job started: written into the job (job.updateData) as soon as the run exists, so a
+   * retried attempt continues that run and `lovsync run`, `sync --wait` and the reconciler can tell
+   * which run a job holds. Absent until then (a request never carries one).
+   */
+  runId: z.number().int().positive().optional(),
 });
 export type SyncJobData = z.infer<typeof syncJobSchema>;
 
@@ -28,6 +35,27 @@ export function syncDeduplicationId(force: boolean): string {
 /** Stable id of the cron job scheduler (upserted at start-up; one schedule however many replicas). */
 export const SYNC_SCHEDULER_ID = 'sync-cron';
 
+export const syncQueue: QueueDefinition<SyncJobData> = {
+  name: SYNC_QUEUE,
+  service: 'sync',
+  schema: syncJobSchema,
+  // A failed sync is redone by the next trigger anyway (lastModified only advances after the diff
+  // commits), so few attempts; the backoff covers a short outage. Downloads retry transient HTTP
+  // errors themselves (withRetries), and a retried attempt does not download again a dataset that
+  // already failed in its run. Finished jobs are kept bounded: Redis runs with noeviction.
+  jobOptions: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 30_000 },
+    removeOnComplete: { count: 200 },
+    removeOnFail: { count: 500 },
+  },
+  // A sync downloads and hashes whole archives (minutes): its lock is renewed every lockDuration/2
+  // while the event loop runs, which it does between chunks; 120 s survives a slow chunk.
+  worker: { lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 2 },
+  // One sync at a time: concurrency 1 here, and a global concurrency of 1 set on the queue.
+  concurrency: () => 1,
+};
+
 /**
  * Asks for a sync. Requests made while one is waiting coalesce into it (deduplication id); the
  * handler clears that id when it starts, so a request during a running sync queues exactly one more.
@@ -43,4 +71,16 @@ export async function requestSync(
     requestedAt: new Date().toISOString(),
   };
   return queues.sync.add('sync', data, { deduplication: { id: syncDeduplicationId(data.force) } });
+}
+
+/** Upserts the cron job scheduler (stable id: one schedule however many replicas start). */
+export async function upsertSyncSchedule(
+  queues: { sync: Queue<SyncJobData> },
+  schedule: { pattern: string; tz: string },
+): Promise<void> {
+  await queues.sync.upsertJobScheduler(SYNC_SCHEDULER_ID, schedule, {
+    name: 'sync',
+    data: { trigger: 'schedule', force: false, requestedAt: new Date(0).toISOString() },
+    opts: syncQueue.jobOptions,
+  });
 }

@@ -14,6 +14,33 @@ export interface FileRow {
   lastRunId: number | null;
 }
 
+/**
+ * Adopts files known from elsewhere (a lovlig state file) as the current truth of a dataset:
+ * status unchanged (or removed), so the first sync reports only real changes.
+ */
+export async function adoptFiles(
+  db: Queryable,
+  p: {
+    dataset: string;
+    lastChanged: Date | string | null;
+    files: { path: string; hash: string; size: number; status: 'unchanged' | 'removed' }[];
+  },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO files (dataset, path, hash, size, status, last_changed)
+     SELECT $1, p, h, s, st, $6 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(p, h, s, st)
+     ON CONFLICT (dataset, path) DO UPDATE SET hash = EXCLUDED.hash, size = EXCLUDED.size, status = EXCLUDED.status`,
+    [
+      p.dataset,
+      p.files.map((r) => r.path),
+      p.files.map((r) => r.hash),
+      p.files.map((r) => r.size),
+      p.files.map((r) => r.status),
+      p.lastChanged,
+    ],
+  );
+}
+
 /** lovlig's `files list`: `changed` = added or modified. */
 export async function listFiles(
   db: Queryable,

@@ -1,3 +1,35 @@
+/**
+ * The run lifecycle. Every change of a status below is one function in packages/shared/src/db/queries
+ * (runs.ts, run-datasets.ts, file-changes.ts); raw SQL elsewhere writes no status column except on
+ * the marked hot paths (test/structure/status-writes.test.ts checks it).
+ *
+ * sync_runs.status (this file), one row per run:
+ *
+ *   createRun -> running --maybeCompleteRun--> succeeded | partial | failed
+ *                   \------failRun-----------> failed  (list unreadable, sync died, run interrupted)
+ *
+ *   counters: finishSyncPhase (sync_finished_at, datasets_*, entries_refused, bytes_downloaded),
+ *   addUnchangedFiles (files_unchanged, once per committed diff), maybeCompleteRun (files_*,
+ *   parse_*, datasets_changed), touchSyncHeartbeat (sync_heartbeat_at while the sync is alive).
+ *
+ * run_datasets.status (run-datasets.ts), one row per (run, dataset):
+ *
+ *   markDatasetDownloading -> downloading --markDatasetManifested--> manifested --markDatasetDiffed--> diffed
+ *     downloading --markDatasetNotModified (304)--> unchanged       manifested --markDatasetSuperseded--> diffed
+ *     downloading --markDatasetSyncFailed--------> failed          manifested --releaseManifest-------> failed
+ *     downloading --failRun----------------------> failed          manifested --markDatasetDiffFailed-> failed
+ *                                                                   manifested --failRun---------------> failed
+ *   recordDatasetUnchanged -> unchanged   (lastModified did not move, or kept though missing from the list)
+ *   recordDatasetVanished  -> manifested  (vanished from the list: an empty manifest, all files removed)
+ *
+ * file_changes.parse_status (file-changes.ts), one row per changed file, inserted by the diff:
+ *
+ *   pending --the parse job's outcome statement (services/parser)--> succeeded
+ *   pending --the parse job failed for good / markParseFailed------> failed
+ *
+ * A run completes (maybeCompleteRun, exactly once) when its sync phase is over, no dataset is
+ * downloading or manifested and no file_changes row is pending.
+ */
 import type pg from 'pg';
 import type { SyncTrigger } from '../../queues/sync.ts';
 
@@ -69,6 +101,14 @@ export async function listRuns(db: Queryable, p: { limit: number; beforeId?: num
 export async function touchSyncHeartbeat(db: Queryable, runId: number): Promise<void> {
   await db.query(`UPDATE sync_runs SET sync_heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [
     runId,
+  ]);
+}
+
+/** A committed diff's unchanged files count towards its run (in the diff transaction). */
+export async function addUnchangedFiles(db: Queryable, runId: number, unchanged: number): Promise<void> {
+  await db.query('UPDATE sync_runs SET files_unchanged = files_unchanged + $2 WHERE id = $1', [
+    runId,
+    unchanged,
   ]);
 }
 

@@ -1,0 +1,54 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { ServiceContext } from '../context.ts';
+import type { Logger } from '../logger.ts';
+import { workerSettings, type QueueDefinition } from './index.ts';
+
+export interface JobTools {
+  /** Child logger of this attempt: { service, queue, jobId, attempt }. */
+  log: Logger;
+  /** The lock token (for job.moveToDelayed). */
+  token?: string;
+}
+
+/**
+ * The one way a worker is made: the queue's payload is validated against its contract (an invalid
+ * payload is an UnrecoverableError: retrying cannot fix it), each attempt gets a child logger
+ * { service, queue, jobId, attempt }, error/failed/stalled are logged, and lock, stall and
+ * concurrency settings come from the queue definition and the config.
+ */
+export function createQueueWorker<T, R>(
+  ctx: ServiceContext,
+  queue: QueueDefinition<T>,
+  handler: (data: T, job: Job<T, R>, tools: JobTools) => Promise<R>,
+  opts: { concurrency?: number; autorun?: boolean } = {},
+): Worker<T, R> {
+  const log = ctx.log.child({ service: queue.service, queue: queue.name });
+  const worker = new Worker<T, R>(
+    queue.name,
+    async (job: Job<T, R>, token?: string) => {
+      const jobLog = log.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
+      const parsed = queue.schema.safeParse(job.data);
+      if (!parsed.success)
+        throw new UnrecoverableError(`invalid ${queue.name} payload: ${parsed.error.message}`);
+      return handler(parsed.data, job, { log: jobLog, token });
+    },
+    {
+      connection: ctx.workerConnection,
+      prefix: ctx.config.QUEUE_PREFIX,
+      concurrency: opts.concurrency ?? queue.concurrency(ctx.config),
+      autorun: opts.autorun ?? true,
+      ...workerSettings(queue.name, ctx.config.JOB_LOCK_SECONDS),
+    },
+  );
+  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) =>
+    log.warn(
+      { jobId: job?.id, attempt: job?.attemptsMade, err: err.message },
+      `${queue.name} job attempt failed`,
+    ),
+  );
+  worker.on('stalled', (jobId) =>
+    log.warn({ jobId }, `${queue.name} job stalled (its worker died or blocked); it will be retried`),
+  );
+  return worker;
+}
