@@ -12,6 +12,7 @@ import {
   runsCommand,
 } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
+import { registerHistoryCommands } from './history-commands.ts';
 import type { Role } from './serve.ts';
 
 const positiveInt = (v: string) => {
@@ -138,6 +139,8 @@ program
   .command('import-lovlig <stateJson>')
   .description("adopt lovlig's state.json so the first sync is incremental")
   .action(importLovligCommand);
+
+registerHistoryCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   // An interrupted run exits like any interrupted command (128 + SIGINT), as soon as stderr is

@@ -9,6 +9,7 @@ import {
   upsertDocument,
   type SectionChange,
 } from './document-writer.ts';
+import { recordDocumentHistory, recordDocumentRemoval } from './history-writer.ts';
 import { InvalidUtf8Error } from '@lovsync/shared/blob-store';
 import { extractDocument, MalformedDocumentError, type ExtractedDocument } from './extract/index.ts';
 
@@ -139,6 +140,7 @@ async function applyParsed(
       sourceHash: data.newHash!,
       runId: data.runId,
     });
+    await recordDocumentHistory(c, { ...data, doc, previousRunId: prev?.last_run_id ?? null });
     await replaceDocumentContent(c, doc, prev !== undefined);
     let change: 'added' | 'modified' | null = null;
     if (isNew) change = 'added';
@@ -239,6 +241,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
          sections_modified = 0, sections_removed = EXCLUDED.sections_removed`,
       [data.runId, documentId, data.dataset, data.path, n.rows[0]!.n],
     );
+    await recordDocumentRemoval(c, { ...data, documentId });
     await c.query('DELETE FROM chunks WHERE document_id = $1', [documentId]);
     await c.query('DELETE FROM cross_references WHERE document_id = $1', [documentId]);
     await c.query(
