@@ -3,7 +3,7 @@
  * @lovsync/shared/db (the HTTP API uses the same ones). Usage errors (bad date, bad range, both
  * --as-of and --run) exit 2; unknown documents, sections and runs exit 1.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { config } from '@lovsync/shared/config';
 import {
   createDatabase,
