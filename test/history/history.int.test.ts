@@ -6,6 +6,7 @@
  *   run 3: §9-3 edited again with a second note entry (lov/2025-12-12-120), §1-2 edited (editorial) (v3)
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,6 +281,36 @@ describe('three runs of husleieloven', () => {
       expect({ args, code: r.code }).toEqual({ args, code });
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe('');
+    }
+  });
+});
+
+describe('migration 0008 on a database synced before it', () => {
+  it('backfills the current state as first-seen versions from the run that last wrote each document, as the writer would', async () => {
+    const sql = readFileSync(join(ROOT, 'packages/shared/drizzle/0008_history.sql'), 'utf8')
+      .split('--> statement-breakpoint')
+      .filter((s) => /^\s*(--[^\n]*\n\s*)*INSERT INTO/.test(s));
+    expect(sql).toHaveLength(2);
+    const q = `SELECT document_id, section_key, valid_from_run, valid_to_run, observed_from, origin, text_hash, number, title FROM section_versions
+      WHERE document_id <> $1 UNION ALL SELECT document_id, refid, valid_from_run, valid_to_run, observed_from, origin, title, last_changed_by, short_title
+      FROM document_versions WHERE document_id <> $1 ORDER BY 1, 2, 3`;
+    const written = await rows(env, q, [ID]);
+    expect(written.length).toBeGreaterThan(100);
+    const c = await env.database.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('DELETE FROM section_versions');
+      await c.query('DELETE FROM document_versions');
+      for (const s of sql) await c.query(s);
+      expect((await c.query(q, [ID])).rows).toEqual(written);
+      const h = await c.query(
+        `SELECT valid_from_run, origin FROM section_versions WHERE document_id = $1 AND section_key = '§9-3'`,
+        [ID],
+      );
+      expect(h.rows).toEqual([{ valid_from_run: 3, origin: 'first_seen' }]);
+    } finally {
+      await c.query('ROLLBACK');
+      c.release();
     }
   });
 });
