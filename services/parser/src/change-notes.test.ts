@@ -14,7 +14,9 @@ describe('changesToParent notes', () => {
     expect(latestChange(e)!.act).toBe('lov/2009-01-16-6');
   });
   it('forskrift acts, no entries, impossible dates', () => {
-    expect(parseChangeNotes('Endret ved forskrift 3 mars 2020 nr. 250 (ikr. 1 april 2020).')[0]).toMatchObject({
+    expect(
+      parseChangeNotes('Endret ved forskrift 3 mars 2020 nr. 250 (ikr. 1 april 2020).')[0],
+    ).toMatchObject({
       act: 'forskrift/2020-03-03-250',
       inForce: '2020-04-01',
     });
