@@ -18,12 +18,12 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { buildTarBz2, entriesFromDir } from '../test/archive/archive-builder.ts';
-import type { ArchiveEntry } from '../test/archive/archive-entry.ts';
-import { editEntries } from '../test/archive/fixture-corpus.ts';
-import { startEmulator } from '../test/emulator/server.ts';
-import { createTestEnv } from '../test/support/harness.ts';
-import { runCycle } from '../packages/cli/src/run-cycle.ts';
+import { buildTarBz2, entriesFromDir } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { editEntries } from '@lovsync/testkit/archive/fixture-corpus';
+import { startEmulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv } from '@lovsync/testkit/support/harness';
+import { runCycle } from '@lovsync/app/compose/run-cycle';
 import { log, printTable, verdict } from './lib/stats.ts';
 import { ROOT } from './lib/proc.ts';
 

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
 import { ID, publishThreeRuns, T1, T2, T3 } from './three-runs.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@lovsync/shared/runtime';
 import {
   diffHistory,
   documentAsOf,
@@ -46,7 +46,7 @@ const runs: number[] = [];
 
 async function lovsync(args: string[]) {
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', ...args], {
+    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
     });

@@ -6,11 +6,11 @@
  * `extra` edits v3 further (e.g. hostile text for the escaping tests).
  */
 import { join } from 'node:path';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import type { ArchiveEntry } from '../archive/archive-entry.ts';
-import type { Emulator } from '../emulator/server.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import type { Emulator } from '@lovsync/testkit/emulator/server';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 export const LOVER = 'gjeldende-lover.tar.bz2';
 export const HUSLEIE = 'nl/nl-19990326-017.xml';

@@ -3,4 +3,5 @@ export * from './migrate.ts';
 export * from './queries/runs.ts';
 export * from './queries/files.ts';
 export * from './queries/history.ts';
+export * from './queries/dashboard.ts';
 export * as schema from './schema/index.ts';
