@@ -12,6 +12,7 @@ import {
 import { recordDocumentHistory, recordDocumentRemoval } from './history-writer.ts';
 import { InvalidUtf8Error } from '@lovsync/shared/blob-store';
 import { extractDocument, MalformedDocumentError, type ExtractedDocument } from './extract/index.ts';
+import { recordChangeEvents, stageChunkChanges } from './change-events.ts';
 
 export type ParseOutcome =
   | { outcome: 'already-done' }
@@ -141,6 +142,7 @@ async function applyParsed(
       runId: data.runId,
     });
     await recordDocumentHistory(c, { ...data, doc, previousRunId: prev?.last_run_id ?? null });
+    await stageChunkChanges(c, data.runId, doc.documentId);
     await replaceDocumentContent(c, doc, prev !== undefined);
     let change: 'added' | 'modified' | null = null;
     if (isNew) change = 'added';
@@ -180,6 +182,7 @@ async function applyParsed(
         data.fileChangeId,
       ],
     });
+    await recordChangeEvents(c, data.runId, doc.documentId);
     return {
       outcome: 'parsed',
       documentId: doc.documentId,
@@ -242,6 +245,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
       [data.runId, documentId, data.dataset, data.path, n.rows[0]!.n],
     );
     await recordDocumentRemoval(c, { ...data, documentId });
+    await stageChunkChanges(c, data.runId, documentId);
     await c.query('DELETE FROM chunks WHERE document_id = $1', [documentId]);
     await c.query('DELETE FROM cross_references WHERE document_id = $1', [documentId]);
     await c.query(
@@ -249,6 +253,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
       [documentId, data.runId],
     );
     await markSucceeded(c, data.fileChangeId);
+    await recordChangeEvents(c, data.runId, documentId);
     return { outcome: 'removed', documentId };
   });
 }

@@ -5,3 +5,5 @@ export * from './queries/files.ts';
 export * from './queries/history.ts';
 export * from './queries/dashboard.ts';
 export * as schema from './schema/index.ts';
+export * from './queries/subscriptions.ts';
+export * from './queries/outbox.ts';

@@ -2,3 +2,4 @@ export * from './runs.ts';
 export * from './files.ts';
 export * from './documents.ts';
 export * from './history.ts';
+export * from './subscriptions.ts';
