@@ -9,6 +9,7 @@ import {
   upsertDocument,
   type SectionChange,
 } from './document-writer.ts';
+import { recordDocumentHistory, recordDocumentRemoval } from './history-writer.ts';
 import { InvalidUtf8Error } from '@lovsync/shared/blob-store';
 import { extractDocument, MalformedDocumentError, type ExtractedDocument } from './extract/index.ts';
 import { recordChangeEvents, stageChunkChanges } from './change-events.ts';
@@ -140,6 +141,7 @@ async function applyParsed(
       sourceHash: data.newHash!,
       runId: data.runId,
     });
+    await recordDocumentHistory(c, { ...data, doc, previousRunId: prev?.last_run_id ?? null });
     await stageChunkChanges(c, data.runId, doc.documentId);
     await replaceDocumentContent(c, doc, prev !== undefined);
     let change: 'added' | 'modified' | null = null;
@@ -242,6 +244,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
          sections_modified = 0, sections_removed = EXCLUDED.sections_removed`,
       [data.runId, documentId, data.dataset, data.path, n.rows[0]!.n],
     );
+    await recordDocumentRemoval(c, { ...data, documentId });
     await stageChunkChanges(c, data.runId, documentId);
     await c.query('DELETE FROM chunks WHERE document_id = $1', [documentId]);
     await c.query('DELETE FROM cross_references WHERE document_id = $1', [documentId]);

@@ -13,6 +13,7 @@ import {
   runsCommand,
 } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
+import { registerHistoryCommands } from './history-commands.ts';
 import { addSubscriptionCommands } from './subscribe-commands.ts';
 import type { Role } from '../compose/roles.ts';
 
@@ -155,6 +156,7 @@ program
   .description("adopt lovlig's state.json so the first sync is incremental")
   .action(importLovligCommand);
 
+registerHistoryCommands(program);
 addSubscriptionCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {

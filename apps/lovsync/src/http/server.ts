@@ -8,6 +8,7 @@ import { basicAuth } from './basic-auth.ts';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.ts';
 import { errorHandler, notFound } from './http-error.ts';
 import { hostGuard } from './host-guard.ts';
+import { historyApiRouter, historyPagesRouter } from './history-routes.ts';
 import type { Metrics } from './metrics.ts';
 import { pagesRouter } from './pages.ts';
 import { feedsRouter } from './feeds.ts';
@@ -123,9 +124,11 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
 
   if (queues) {
     app.use(BULL_BOARD_PATH, bullBoardRouter(queues, { allowMutations: cfg.DASHBOARD_ALLOW_MUTATIONS }));
+    app.use('/api', historyApiRouter({ pool: ctx.database.pool }));
     app.use('/api', subscriptionsApiRouter({ pool: ctx.database.pool }));
     app.use('/api', apiRouter({ pool: ctx.database.pool, queues, log }));
     app.use('/feeds', feedsRouter({ pool: ctx.database.pool }));
+    app.use(historyPagesRouter({ pool: ctx.database.pool }));
     app.use(pagesRouter({ pool: ctx.database.pool, timeZone: cfg.SYNC_TZ }));
   }
   app.use(notFound);

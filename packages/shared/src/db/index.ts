@@ -2,6 +2,7 @@ export * from './client.ts';
 export * from './migrate.ts';
 export * from './queries/runs.ts';
 export * from './queries/files.ts';
+export * from './queries/history.ts';
 export * from './queries/dashboard.ts';
 export * from './queries/run-datasets.ts';
 export * from './queries/file-changes.ts';

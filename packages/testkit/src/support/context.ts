@@ -30,6 +30,10 @@ export async function contentDigest(env: TestEnv): Promise<Record<string, string
       'SELECT run_id, document_id, section_key, change, number, heading_path, old_text, new_text FROM section_changes ORDER BY 1, 2, 3',
     document_changes:
       'SELECT run_id, document_id, change, kind, dataset, path FROM document_changes ORDER BY 1, 2',
+    section_versions:
+      'SELECT document_id, section_key, valid_from_run, valid_to_run, observed_from, observed_to, origin, text_hash, number, title, in_force, amended_by, change_note, heading_path, ord, text FROM section_versions ORDER BY 1, 2, 3',
+    document_versions:
+      'SELECT document_id, valid_from_run, valid_to_run, observed_from, observed_to, origin, refid, title, last_change_in_force, last_changed_by FROM document_versions ORDER BY 1, 2',
     cross_references:
       'SELECT document_id, section_key, kind, target_refid, target_part, raw FROM cross_references ORDER BY 1, 2, 3, 4, 5, 6',
   };

@@ -1,4 +1,5 @@
 export * from './runs.ts';
 export * from './files.ts';
 export * from './documents.ts';
+export * from './history.ts';
 export * from './subscriptions.ts';
