@@ -7,16 +7,34 @@ import {
   insertSectionChanges,
   replaceDocumentContent,
   upsertDocument,
+  updateTwinPointers,
   type SectionChange,
+  type StoredSection,
 } from './document-writer.ts';
 import { InvalidUtf8Error } from '@lovsync/shared/blob-store';
 import { extractDocument, MalformedDocumentError, type ExtractedDocument } from './extract/index.ts';
+import { EXTRACTOR_VERSION, withStorageId } from './document-ids.ts';
+import {
+  chooseWriter,
+  choosePrevious,
+  classifyChange,
+  fileKey,
+  type FileRef,
+  type ChangeRows,
+} from './decisions.ts';
 
 export type ParseOutcome =
   | { outcome: 'already-done' }
   | { outcome: 'not-a-document' }
   | { outcome: 'superseded'; byRun: number }
-  | { outcome: 'parsed'; documentId: string; change: 'added' | 'modified' | null; sectionChanges: number }
+  | {
+      outcome: 'parsed';
+      documentId: string;
+      change: 'added' | 'modified' | null;
+      kind: ChangeRows['kind'];
+      sectionChanges: number;
+    }
+  | { outcome: 'collision'; documentId: string; keptBy: string }
   | { outcome: 'removed'; documentId: string }
   | { outcome: 'kept'; documentId: string | null; reason: string };
 
@@ -26,26 +44,31 @@ interface DocumentState {
   last_changed_by: string | null;
   last_change_in_force: string | null;
   title: string;
+  dataset: string;
+  path: string;
+  source_hash: string;
+  previous_carrier: string | null;
+}
+
+/** Serialises every job touching documents of one dokid (twins, renamed archives, collisions). */
+async function lockDokid(c: pg.PoolClient, dokid: string): Promise<void> {
+  await c.query({
+    name: 'parser-lock-dokid',
+    text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7415))',
+    values: [dokid],
+  });
 }
 
 /**
- * Locks the file_changes row; with `documentId`, also takes the document's advisory lock in the
- * same round trip (jobs of different files can carry the same dokid: renamed archives).
+ * Locks the file_changes row (after the dokid lock: a job holding the dokid lock may write another
+ * job's file_changes row, so the dokid lock always comes first).
  */
-async function lockPendingChange(c: pg.PoolClient, id: number, documentId?: string): Promise<boolean> {
-  const r = await c.query<{ parse_status: string }>(
-    documentId === undefined
-      ? {
-          name: 'parser-lock-change',
-          text: 'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE',
-          values: [id],
-        }
-      : {
-          name: 'parser-lock-change-document',
-          text: `SELECT parse_status, pg_advisory_xact_lock(hashtextextended($2, 7415)) FROM file_changes WHERE id = $1 FOR UPDATE`,
-          values: [id, documentId],
-        },
-  );
+async function lockPendingChange(c: pg.PoolClient, id: number): Promise<boolean> {
+  const r = await c.query<{ parse_status: string }>({
+    name: 'parser-lock-change',
+    text: 'SELECT parse_status FROM file_changes WHERE id = $1 FOR UPDATE',
+    values: [id],
+  });
   return r.rows[0]?.parse_status === 'pending';
 }
 
@@ -53,10 +76,12 @@ async function markSucceeded(
   c: Pick<pg.PoolClient, 'query'>,
   id: number,
   note: string | null = null,
+  documentId: string | null = null,
 ): Promise<void> {
   await c.query(
-    `UPDATE file_changes SET parse_status = 'succeeded', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,
-    [id, note],
+    `UPDATE file_changes SET parse_status = 'succeeded', parse_error = $2, parsed_at = now(),
+       document_id = COALESCE($3, document_id) WHERE id = $1 AND parse_status = 'pending'`,
+    [id, note, documentId],
   );
 }
 
@@ -68,184 +93,297 @@ export async function markFailed(pool: pg.Pool, id: number, error: string): Prom
   );
 }
 
-async function lockDocument(
-  c: pg.PoolClient,
-  documentId: string,
-  opts: { advisoryHeld?: boolean } = {},
-): Promise<DocumentState | undefined> {
-  // Jobs of different files can carry the same dokid (renamed archives): serialise them. The read
-  // below is a statement of its own, so its snapshot is taken after the lock was granted.
-  if (!opts.advisoryHeld)
-    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7415))', [documentId]);
+async function readDocument(c: pg.PoolClient, documentId: string): Promise<DocumentState | undefined> {
   const r = await c.query<DocumentState>({
     name: 'parser-lock-document',
-    text: `SELECT status, last_run_id, last_changed_by, last_change_in_force::text AS last_change_in_force, title
+    text: `SELECT status, last_run_id, last_changed_by, last_change_in_force::text AS last_change_in_force, title,
+       dataset, path, source_hash, previous_carrier
      FROM documents WHERE document_id = $1 FOR UPDATE`,
     values: [documentId],
   });
   return r.rows[0];
 }
 
+function splitFileKey(key: string | null): FileRef | null {
+  if (!key) return null;
+  const i = key.indexOf('/');
+  return i < 0 ? null : { dataset: key.slice(0, i), path: key.slice(i + 1) };
+}
+
 /**
- * Applies one added/modified file: document upsert, sections/chunks/cross-references replaced,
- * section_changes and document_changes against the previous version, file_changes marked, all in
- * one transaction. A job whose effect is committed does nothing; an older run never overwrites a
- * newer one. A document tombstoned earlier in the same run (its file moved to another archive) is
- * revived and compared with the version before the tombstone, so a rename leaves no trace.
+ * The current file that carried the document before this run: documents.dataset/path, or, when the
+ * document was already written in this run, the carrier recorded then. Null when that file is gone
+ * or now carries another document.
+ */
+async function incumbentOf(
+  c: pg.PoolClient,
+  documentId: string,
+  prev: DocumentState | undefined,
+  runId: number,
+): Promise<FileRef | null> {
+  if (!prev) return null;
+  const carrier =
+    prev.last_run_id < runId ? { dataset: prev.dataset, path: prev.path } : splitFileKey(prev.previous_carrier);
+  if (!carrier) return null;
+  const r = await c.query<{ document_id: string | null }>({
+    name: 'parser-incumbent',
+    text: `SELECT b.document_id FROM files f LEFT JOIN blob_documents b ON b.hash = f.hash
+     WHERE f.dataset = $1 AND f.path = $2 AND f.status <> 'removed'`,
+    values: [carrier.dataset, carrier.path],
+  });
+  const row = r.rows[0];
+  if (!row || (row.document_id !== null && row.document_id !== documentId)) return null;
+  return carrier;
+}
+
+/** Other current files of this run whose content is known to carry the document. */
+async function rivalsOf(c: pg.PoolClient, documentId: string, runId: number): Promise<FileRef[]> {
+  const r = await c.query<FileRef>({
+    name: 'parser-rivals',
+    text: `SELECT fc.dataset, fc.path FROM file_changes fc
+       JOIN files f ON f.dataset = fc.dataset AND f.path = fc.path AND f.hash = fc.new_hash AND f.status <> 'removed'
+       JOIN blob_documents b ON b.hash = fc.new_hash
+     WHERE fc.run_id = $1 AND fc.change <> 'removed' AND b.document_id = $2`,
+    values: [runId, documentId],
+  });
+  return r.rows;
+}
+
+/** Records a collision on the other file's row of this run, if it has one. */
+async function recordCollisionOn(c: pg.PoolClient, runId: number, on: FileRef, other: FileRef): Promise<void> {
+  await c.query(
+    `UPDATE file_changes SET collision = $4 WHERE run_id = $1 AND dataset = $2 AND path = $3 AND collision IS DISTINCT FROM $4`,
+    [runId, on.dataset, on.path, fileKey(other)],
+  );
+}
+
+/** The stored sections with this run's section changes undone: the version before this run. */
+async function sectionsBeforeRun(c: pg.PoolClient, documentId: string, runId: number): Promise<StoredSection[]> {
+  const stored = await c.query<StoredSection>(
+    'SELECT section_key, text_hash, text, number, heading_path FROM sections WHERE document_id = $1',
+    [documentId],
+  );
+  const byKey = new Map(stored.rows.map((s) => [s.section_key, s as StoredSection]));
+  const changes = await c.query<{
+    section_key: string;
+    change: string;
+    number: string | null;
+    heading_path: string | null;
+    old_text: string | null;
+  }>(
+    'SELECT section_key, change, number, heading_path, old_text FROM section_changes WHERE run_id = $1 AND document_id = $2',
+    [runId, documentId],
+  );
+  for (const ch of changes.rows) {
+    if (ch.change === 'added') byKey.delete(ch.section_key);
+    else
+      byKey.set(ch.section_key, {
+        section_key: ch.section_key,
+        text_hash: null,
+        text: ch.old_text ?? '',
+        number: ch.number,
+        heading_path: ch.heading_path ?? '',
+      });
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * Applies one added/modified/reparsed file in one transaction: who writes the document (twins have
+ * their own ids; a dokid collision is decided by chooseWriter), the previous version to compare with
+ * (choosePrevious), the document upsert, sections/chunks/cross-references replaced, the change rows
+ * (classifyChange) and file_changes marked. A job whose effect is committed does nothing; an older
+ * run never overwrites a newer one.
  */
 async function applyParsed(
   ctx: ServiceContext,
   data: ParseJobData,
-  doc: ExtractedDocument,
+  extracted: ExtractedDocument,
 ): Promise<ParseOutcome> {
+  const dokid = extracted.documentId;
+  const doc = withStorageId(extracted, data.path);
+  const id = doc.documentId;
+  const self: FileRef = { dataset: data.dataset, path: data.path };
   return withTransaction(ctx.database.pool, async (c) => {
-    if (!(await lockPendingChange(c, data.fileChangeId, doc.documentId))) return { outcome: 'already-done' };
-    const prev = await lockDocument(c, doc.documentId, { advisoryHeld: true });
+    await lockDokid(c, dokid);
+    if (!(await lockPendingChange(c, data.fileChangeId))) return { outcome: 'already-done' };
+    const prev = await readDocument(c, id);
     if (prev && prev.last_run_id > data.runId) {
-      await markSucceeded(c, data.fileChangeId, `superseded by run ${prev.last_run_id}`);
+      await markSucceeded(c, data.fileChangeId, `superseded by run ${prev.last_run_id}`, id);
       return { outcome: 'superseded', byRun: prev.last_run_id };
     }
-    let revived = false;
-    if (prev?.status === 'removed') {
-      const undo = await c.query(
-        `DELETE FROM document_changes WHERE run_id = $1 AND document_id = $2 AND change = 'removed'`,
-        [data.runId, doc.documentId],
+    // This file's content carries the document, whoever wins: removals and later collisions see it.
+    await c.query({
+      name: 'parser-map-blob',
+      text: `INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2)
+       ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id`,
+      values: [data.newHash, id],
+    });
+    const who = chooseWriter({
+      self,
+      incumbent: await incumbentOf(c, id, prev, data.runId),
+      rivals: await rivalsOf(c, id, data.runId),
+    });
+    if (!who.write) {
+      const keptBy = fileKey(who.winner);
+      await recordCollisionOn(c, data.runId, who.winner, self);
+      await c.query(
+        `UPDATE file_changes SET parse_status = 'succeeded', parsed_at = now(), document_id = $2, collision = $3,
+           parse_error = $4 WHERE id = $1 AND parse_status = 'pending'`,
+        [data.fileChangeId, id, keptBy, `dokid collision: ${id} is kept by ${keptBy}`],
       );
-      if (undo.rowCount) {
-        await c.query(
-          `DELETE FROM section_changes WHERE run_id = $1 AND document_id = $2 AND change = 'removed'`,
-          [data.runId, doc.documentId],
-        );
-        revived = true;
-      }
+      return { outcome: 'collision', documentId: id, keptBy };
     }
-    const isNew = !prev || (prev.status === 'removed' && !revived);
-    let changes: SectionChange[] = [];
-    if (!isNew) {
-      const old = await c.query(
-        'SELECT section_key, text_hash, text, number, heading_path FROM sections WHERE document_id = $1',
-        [doc.documentId],
+    if (who.collisionWith) await recordCollisionOn(c, data.runId, who.collisionWith, self);
+
+    const runChange = prev
+      ? ((
+          await c.query<{ change: 'added' | 'modified' | 'removed' }>(
+            'SELECT change FROM document_changes WHERE run_id = $1 AND document_id = $2',
+            [data.runId, id],
+          )
+        ).rows[0]?.change ?? null)
+      : null;
+    const previous = choosePrevious({
+      runId: data.runId,
+      prev: prev ? { status: prev.status, lastRunId: prev.last_run_id } : null,
+      runChange,
+    });
+    let old: StoredSection[] = [];
+    if (previous.baseline === 'stored')
+      old = (
+        await c.query<StoredSection>(
+          'SELECT section_key, text_hash, text, number, heading_path FROM sections WHERE document_id = $1',
+          [id],
+        )
+      ).rows;
+    else if (previous.baseline === 'stored-before-run') old = await sectionsBeforeRun(c, id, data.runId);
+    // Another file of this run wrote (or tombstoned) the document already: its change rows are redone
+    // against the version before the run, so the outcome does not depend on job order.
+    if (prev && prev.last_run_id === data.runId && runChange !== null)
+      await c.query(
+        `WITH s AS (DELETE FROM section_changes WHERE run_id = $1 AND document_id = $2)
+         DELETE FROM document_changes WHERE run_id = $1 AND document_id = $2`,
+        [data.runId, id],
       );
-      changes = diffSections(old.rows, doc.sections);
-    }
-    const metadataMoved =
+    const isNew = previous.baseline === 'none';
+    const changes: SectionChange[] = isNew ? [] : diffSections(old, doc.sections);
+    const amendment =
       !!prev &&
-      (prev.last_changed_by !== doc.lastChangedBy ||
-        prev.last_change_in_force !== doc.lastChangeInForce ||
-        prev.title !== doc.title);
+      !isNew &&
+      (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
+    const rows = classifyChange({
+      isNew,
+      sameSource: !!prev && !isNew && prev.source_hash === data.newHash,
+      reparse: data.change === 'reparse',
+      sectionChanges: changes.length,
+      metadataMoved: amendment || (!!prev && !isNew && prev.title !== doc.title),
+      amendment,
+    });
     await upsertDocument(c, doc, {
+      dokid,
       dataset: data.dataset,
       path: data.path,
       sourceHash: data.newHash!,
       runId: data.runId,
+      extractorVersion: EXTRACTOR_VERSION,
     });
     await replaceDocumentContent(c, doc, prev !== undefined);
-    let change: 'added' | 'modified' | null = null;
-    if (isNew) change = 'added';
-    else if (changes.length || metadataMoved) change = 'modified';
-    if (change === 'modified') await insertSectionChanges(c, data.runId, doc.documentId, changes);
-    const amendment =
-      !!prev &&
-      (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
+    if (rows.sectionRows) await insertSectionChanges(c, data.runId, id, changes);
+    await updateTwinPointers(c, dokid);
     const n = (k: SectionChange['change']) => changes.filter((x) => x.change === k).length;
-    // The content hash -> dokid mapping, the document_changes row (when something changed) and the
-    // file_changes outcome, in one statement.
     await c.query({
       name: 'parser-record-outcome',
-      text: `WITH bd AS (
-         INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2)
-         ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id
-       ), dc AS (
+      text: `WITH dc AS (
          INSERT INTO document_changes (run_id, document_id, change, kind, dataset, path, sections_added, sections_modified, sections_removed)
-         SELECT $3, $2, $4, $5, $6, $7, $8, $9, $10 WHERE $4::text IS NOT NULL
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE $3::text IS NOT NULL
          ON CONFLICT (run_id, document_id) DO UPDATE SET change = EXCLUDED.change, kind = EXCLUDED.kind, dataset = EXCLUDED.dataset,
            path = EXCLUDED.path, sections_added = EXCLUDED.sections_added, sections_modified = EXCLUDED.sections_modified,
            sections_removed = EXCLUDED.sections_removed
        )
-       UPDATE file_changes SET parse_status = 'succeeded', parse_error = NULL, parsed_at = now()
-       WHERE id = $11 AND parse_status = 'pending'`,
+       UPDATE file_changes SET parse_status = 'succeeded', parse_error = NULL, parsed_at = now(), document_id = $2,
+         collision = COALESCE($11, collision)
+       WHERE id = $10 AND parse_status = 'pending'`,
       values: [
-        data.newHash,
-        doc.documentId,
         data.runId,
-        change,
-        change === 'modified' ? (amendment ? 'amendment' : 'editorial') : null,
+        id,
+        rows.change,
+        rows.kind,
         data.dataset,
         data.path,
-        change === 'added' ? doc.sections.length : n('added'),
+        rows.change === 'added' ? doc.sections.length : n('added'),
         n('modified'),
         n('removed'),
         data.fileChangeId,
+        who.collisionWith ? fileKey(who.collisionWith) : null,
       ],
     });
     return {
       outcome: 'parsed',
-      documentId: doc.documentId,
-      change,
-      sectionChanges: change === 'modified' ? changes.length : 0,
+      documentId: id,
+      change: rows.change,
+      kind: rows.kind,
+      sectionChanges: rows.sectionRows ? changes.length : 0,
     };
   });
 }
 
 /**
  * A removed file tombstones its document only when no current file in any dataset still carries the
- * same dokid (Lovtidend archives are renamed every year): status removed, chunks and cross-references
- * deleted, one `removed` section_changes row per section (sections are kept for history and revival).
+ * same document id (Lovtidend archives are renamed every year; each language twin has its own id):
+ * status removed, chunks and cross-references deleted, one document_changes row `removed` with the
+ * section count, no section_changes (the change-row rule in decisions.ts); sections are kept for
+ * history and revival.
  */
 async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<ParseOutcome> {
   return withTransaction(ctx.database.pool, async (c) => {
-    if (!(await lockPendingChange(c, data.fileChangeId))) return { outcome: 'already-done' };
-    const mapped = await c.query<{ document_id: string }>(
-      'SELECT document_id FROM blob_documents WHERE hash = $1',
+    const mapped = await c.query<{ document_id: string; dokid: string | null }>(
+      `SELECT b.document_id, d.dokid FROM blob_documents b LEFT JOIN documents d ON d.document_id = b.document_id
+       WHERE b.hash = $1`,
       [data.oldHash],
     );
     const documentId = mapped.rows[0]?.document_id;
+    if (documentId) await lockDokid(c, mapped.rows[0]!.dokid ?? documentId);
+    if (!(await lockPendingChange(c, data.fileChangeId))) return { outcome: 'already-done' };
     if (!documentId) {
       await markSucceeded(c, data.fileChangeId, 'no parsed document for this file');
       return { outcome: 'kept', documentId: null, reason: 'never parsed' };
     }
-    const doc = await lockDocument(c, documentId);
+    const doc = await readDocument(c, documentId);
     if (!doc || doc.status === 'removed') {
-      await markSucceeded(c, data.fileChangeId);
+      await markSucceeded(c, data.fileChangeId, null, documentId);
       return { outcome: 'kept', documentId, reason: 'already removed' };
     }
     if (doc.last_run_id > data.runId) {
-      await markSucceeded(c, data.fileChangeId, `superseded by run ${doc.last_run_id}`);
+      await markSucceeded(c, data.fileChangeId, `superseded by run ${doc.last_run_id}`, documentId);
       return { outcome: 'superseded', byRun: doc.last_run_id };
     }
-    const carried = await c.query(
+    const carried = await c.query<FileRef>(
       `SELECT f.dataset, f.path FROM files f JOIN blob_documents b ON b.hash = f.hash
-       WHERE b.document_id = $1 AND f.status <> 'removed' LIMIT 1`,
+       WHERE b.document_id = $1 AND f.status <> 'removed' ORDER BY f.dataset, f.path LIMIT 1`,
       [documentId],
     );
     if (carried.rowCount) {
-      const by = carried.rows[0] as { dataset: string; path: string };
-      await markSucceeded(c, data.fileChangeId, `document still carried by ${by.dataset}/${by.path}`);
+      const by = carried.rows[0]!;
+      await markSucceeded(c, data.fileChangeId, `document still carried by ${fileKey(by)}`, documentId);
       return { outcome: 'kept', documentId, reason: 'still carried' };
     }
     await c.query(
-      `INSERT INTO section_changes (run_id, document_id, section_key, change, number, heading_path, old_text, new_text)
-       SELECT $1, document_id, section_key, 'removed', number, heading_path, text, NULL FROM sections WHERE document_id = $2
-       ON CONFLICT (run_id, document_id, section_key) DO UPDATE SET change = 'removed', old_text = EXCLUDED.old_text, new_text = NULL`,
-      [data.runId, documentId],
-    );
-    const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sections WHERE document_id = $1', [
-      documentId,
-    ]);
-    await c.query(
       `INSERT INTO document_changes (run_id, document_id, change, kind, dataset, path, sections_removed)
-       VALUES ($1, $2, 'removed', NULL, $3, $4, $5)
+       VALUES ($1, $2, 'removed', NULL, $3, $4, (SELECT count(*) FROM sections WHERE document_id = $2))
        ON CONFLICT (run_id, document_id) DO UPDATE SET change = 'removed', kind = NULL, sections_added = 0,
          sections_modified = 0, sections_removed = EXCLUDED.sections_removed`,
-      [data.runId, documentId, data.dataset, data.path, n.rows[0]!.n],
+      [data.runId, documentId, data.dataset, data.path],
     );
-    await c.query('DELETE FROM chunks WHERE document_id = $1', [documentId]);
-    await c.query('DELETE FROM cross_references WHERE document_id = $1', [documentId]);
     await c.query(
-      `UPDATE documents SET status = 'removed', last_run_id = $2, updated_at = now() WHERE document_id = $1`,
+      `WITH ch AS (DELETE FROM chunks WHERE document_id = $1), xr AS (DELETE FROM cross_references WHERE document_id = $1)
+       UPDATE documents SET status = 'removed', last_run_id = $2, updated_at = now(),
+         previous_carrier = CASE WHEN last_run_id < $2 THEN dataset || '/' || path ELSE previous_carrier END
+       WHERE document_id = $1`,
       [documentId, data.runId],
     );
-    await markSucceeded(c, data.fileChangeId);
+    await updateTwinPointers(c, mapped.rows[0]!.dokid ?? documentId);
+    await markSucceeded(c, data.fileChangeId, null, documentId);
     return { outcome: 'removed', documentId };
   });
 }
