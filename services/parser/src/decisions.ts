@@ -26,8 +26,7 @@ export interface WriterFacts {
 }
 
 export type WriterDecision =
-  | { write: true; collisionWith: FileRef | null }
-  | { write: false; winner: FileRef };
+  { write: true; collisionWith: FileRef | null } | { write: false; winner: FileRef };
 
 /**
  * dokid collisions: the incumbent (the file that already carried the document) keeps it, so an

@@ -42,7 +42,9 @@ export function withStorageId(doc: ExtractedDocument, path: string): ExtractedDo
     documentId: id,
     chunks: doc.chunks.map((c) => ({
       ...c,
-      chunkId: c.chunkId.startsWith(prefix) ? `${id}/${c.chunkId.slice(prefix.length)}` : `${id}/${c.chunkId}`,
+      chunkId: c.chunkId.startsWith(prefix)
+        ? `${id}/${c.chunkId.slice(prefix.length)}`
+        : `${id}/${c.chunkId}`,
     })),
   };
 }

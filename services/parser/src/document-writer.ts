@@ -66,7 +66,14 @@ function publishedAt(v: string | null): string | null {
 export async function upsertDocument(
   c: pg.PoolClient,
   doc: ExtractedDocument,
-  p: { dokid: string; dataset: string; path: string; sourceHash: string; runId: number; extractorVersion: string },
+  p: {
+    dokid: string;
+    dataset: string;
+    path: string;
+    sourceHash: string;
+    runId: number;
+    extractorVersion: string;
+  },
 ): Promise<void> {
   // previous_carrier: the file that carried the document before this run (see decisions.ts).
   await c.query({

@@ -123,7 +123,9 @@ async function incumbentOf(
 ): Promise<FileRef | null> {
   if (!prev) return null;
   const carrier =
-    prev.last_run_id < runId ? { dataset: prev.dataset, path: prev.path } : splitFileKey(prev.previous_carrier);
+    prev.last_run_id < runId
+      ? { dataset: prev.dataset, path: prev.path }
+      : splitFileKey(prev.previous_carrier);
   if (!carrier) return null;
   const r = await c.query<{ document_id: string | null }>({
     name: 'parser-incumbent',
@@ -150,7 +152,12 @@ async function rivalsOf(c: pg.PoolClient, documentId: string, runId: number): Pr
 }
 
 /** Records a collision on the other file's row of this run, if it has one. */
-async function recordCollisionOn(c: pg.PoolClient, runId: number, on: FileRef, other: FileRef): Promise<void> {
+async function recordCollisionOn(
+  c: pg.PoolClient,
+  runId: number,
+  on: FileRef,
+  other: FileRef,
+): Promise<void> {
   await c.query(
     `UPDATE file_changes SET collision = $4 WHERE run_id = $1 AND dataset = $2 AND path = $3 AND collision IS DISTINCT FROM $4`,
     [runId, on.dataset, on.path, fileKey(other)],
@@ -158,7 +165,11 @@ async function recordCollisionOn(c: pg.PoolClient, runId: number, on: FileRef, o
 }
 
 /** The stored sections with this run's section changes undone: the version before this run. */
-async function sectionsBeforeRun(c: pg.PoolClient, documentId: string, runId: number): Promise<StoredSection[]> {
+async function sectionsBeforeRun(
+  c: pg.PoolClient,
+  documentId: string,
+  runId: number,
+): Promise<StoredSection[]> {
   const stored = await c.query<StoredSection>(
     'SELECT section_key, text_hash, text, number, heading_path FROM sections WHERE document_id = $1',
     [documentId],
