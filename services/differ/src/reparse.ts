@@ -68,6 +68,17 @@ export async function startReparse(
             ? `no current file carries document ${document}`
             : 'there are no current files: run a sync (or import-lovlig) first',
       );
+    const missing = await c.query<{ dataset: string; path: string }>(
+      `SELECT fc.dataset, fc.path FROM file_changes fc
+       WHERE fc.run_id = $1 AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = fc.new_hash)
+       ORDER BY 1, 2 LIMIT 3`,
+      [runId],
+    );
+    if (missing.rowCount)
+      throw new ReparseRefusedError(
+        `no stored content for ${missing.rows.map((m) => `${m.dataset}/${m.path}`).join(', ')}${missing.rowCount >= 3 ? ', ...' : ''} ` +
+          '(files adopted by import-lovlig): run `lovsync run --force` once so the sync stores their contents, then reparse',
+      );
     await c.query(
       `UPDATE sync_runs SET sync_finished_at = now(), datasets_checked = 0,
          datasets_changed = (SELECT count(DISTINCT dataset) FROM file_changes WHERE run_id = $1)

@@ -125,8 +125,8 @@ export async function upsertDocument(
 }
 
 /**
- * Language twins point at each other: every document of the dokid gets twin_id = the other current
- * document carrying it (null when there is none). Computed from the set of documents, so it ends the
+ * Language twins point at each other: every current document of the dokid gets twin_id = the other
+ * current document carrying it (null when there is none, and on a tombstoned document). Computed from the set of documents, so it ends the
  * same whichever twin is written first; callers hold the dokid lock.
  */
 export async function updateTwinPointers(c: pg.PoolClient, dokid: string): Promise<void> {
@@ -134,8 +134,8 @@ export async function updateTwinPointers(c: pg.PoolClient, dokid: string): Promi
     name: 'parser-twin-pointers',
     text: `UPDATE documents d SET twin_id = t.twin
      FROM (SELECT d2.document_id,
-             (SELECT min(o.document_id) FROM documents o
-              WHERE o.dokid = d2.dokid AND o.document_id <> d2.document_id AND o.status = 'active') AS twin
+             CASE WHEN d2.status = 'active' THEN (SELECT min(o.document_id) FROM documents o
+              WHERE o.dokid = d2.dokid AND o.document_id <> d2.document_id AND o.status = 'active') END AS twin
            FROM documents d2 WHERE d2.dokid = $1) t
      WHERE d.document_id = t.document_id AND d.twin_id IS DISTINCT FROM t.twin`,
     values: [dokid],
