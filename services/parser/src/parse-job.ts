@@ -151,16 +151,22 @@ async function rivalsOf(c: pg.PoolClient, documentId: string, runId: number): Pr
   return r.rows;
 }
 
-/** Records a collision on the other file's row of this run, if it has one. */
+/**
+ * Records a collision on the other file's row of this run, if it has one; `lostTo` marks that row's
+ * file as the loser (a file that wrote the document earlier in this run and was displaced).
+ */
 async function recordCollisionOn(
   c: pg.PoolClient,
   runId: number,
   on: FileRef,
   other: FileRef,
+  lostTo?: { documentId: string },
 ): Promise<void> {
   await c.query(
-    `UPDATE file_changes SET collision = $4 WHERE run_id = $1 AND dataset = $2 AND path = $3 AND collision IS DISTINCT FROM $4`,
-    [runId, on.dataset, on.path, fileKey(other)],
+    `UPDATE file_changes SET collision = $4,
+       parse_error = CASE WHEN $5::text IS NULL THEN parse_error ELSE 'dokid collision: ' || $5 || ' is kept by ' || $4 END
+     WHERE run_id = $1 AND dataset = $2 AND path = $3 AND change <> 'removed'`,
+    [runId, on.dataset, on.path, fileKey(other), lostTo?.documentId ?? null],
   );
 }
 
@@ -230,11 +236,8 @@ async function applyParsed(
        ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id`,
       values: [data.newHash, id],
     });
-    const who = chooseWriter({
-      self,
-      incumbent: await incumbentOf(c, id, prev, data.runId),
-      rivals: await rivalsOf(c, id, data.runId),
-    });
+    const rivals = (await rivalsOf(c, id, data.runId)).filter((r) => fileKey(r) !== fileKey(self));
+    const who = chooseWriter({ self, incumbent: await incumbentOf(c, id, prev, data.runId), rivals });
     if (!who.write) {
       const keptBy = fileKey(who.winner);
       await recordCollisionOn(c, data.runId, who.winner, self);
@@ -245,7 +248,8 @@ async function applyParsed(
       );
       return { outcome: 'collision', documentId: id, keptBy };
     }
-    if (who.collisionWith) await recordCollisionOn(c, data.runId, who.collisionWith, self);
+    // Every other file of this run carrying the document lost to this one.
+    for (const r of rivals) await recordCollisionOn(c, data.runId, r, self, { documentId: id });
 
     const runChange = prev
       ? ((
