@@ -8,12 +8,13 @@ import {
   refsInText,
   splitTarget,
 } from './cross-references.ts';
-import { MalformedDocumentError } from './errors.ts';
+import { DocumentLimitError, MalformedDocumentError } from './errors.ts';
 import { HeaderFieldCollector } from './header-fields.ts';
 import { articleHeading, isRepealedTitle, splitChapterHeading } from './headings.ts';
 import { textSlices } from './input-slices.ts';
 import type { ExtractInput } from './input-slices.ts';
-import { TextSink, detach, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
+import { normaliseKey } from './section-keys.ts';
+import { TextSink, cleanLine, detach, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
 import type {
   CrossReferenceKind,
   ExtractOptions,
@@ -187,8 +188,23 @@ const BLOCK_ELEMENTS = new Set([
   'h5',
   'h6',
 ]);
-/** Whitespace-only text containing a line break: see text(). */
-const FORMATTING_ONLY = /^[ \t\r\n]*\n[ \t\r\n]*$/;
+/** Characters before / after an inline-element boundary that call for a word space there (see
+ * text()): the left side must not end in an opening bracket, quote, slash, hyphen or dash; the
+ * right side must start with a letter, digit, opening bracket/quote or a § sign. */
+const NO_SPACE_AFTER = /[\s([{«„“‘"'/\-\u2010-\u2015]/;
+const SPACE_BEFORE = /[\p{L}\p{N}([{«§]/u;
+/** Typographically attached inline elements: no word space at their boundaries. */
+const ATTACHED_ELEMENTS = new Set(['sub', 'sup']);
+/** Sections nested deeper than this are refused (real documents: at most 7). */
+export const MAX_SECTION_DEPTH = 32;
+/** A heading path longer than this is refused (real documents: at most ~1,050). */
+export const MAX_HEADING_PATH_CHARS = 8192;
+/** Output characters (section texts, notes and heading paths, chunk texts and heading paths) per
+ * input character beyond WORK_ALLOWANCE (real documents: at most 1.5). */
+export const MAX_WORK_PER_INPUT_CHAR = 16;
+export const WORK_ALLOWANCE = 4 * 1024 * 1024;
+/** A § whose whole text is this placeholder is repealed and has no text. */
+const REPEALED_PLACEHOLDER = /^\((?:opphevet|oppheva|oppheve)\)\.?$/i;
 const HEADING_ELEMENTS = new Set(['h2', 'h3', 'h4', 'h5', 'h6']);
 
 /** Class lookup that also copes with several space-separated classes. */
@@ -209,6 +225,15 @@ function hasClass(cls: string | undefined, name: string): boolean {
   return cls.includes(' ') && cls.split(/\s+/).includes(name);
 }
 
+/** Only XML whitespace (space, tab, CR, LF): see text(). */
+function isXmlBlank(t: string): boolean {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
 function lastSegment(url: string | undefined): string | null {
   if (url === undefined || url === '') return null;
   const seg = url.slice(url.lastIndexOf('/') + 1);
@@ -225,6 +250,11 @@ type UnitKind = SectionKind | 'root';
 /** A section (unit) while it is being built. */
 class Unit {
   key = '';
+  /** The key attribute as written (data-name, or the data-lovdata-URL segment of a chapter). */
+  dataName: string | null = null;
+  /** Ids of stripped EUR-Lex consolidation markers (►M3 …). */
+  readonly markers = new Set<string>();
+  depth = 0;
   number: string | null = null;
   title: string | null = null;
   /** Own heading as shown in heading paths. */
@@ -276,6 +306,8 @@ class DocumentExtractor {
   private readonly suffixes = new Map<string, number>();
   private readonly refs: PendingReference[] = [];
   private readonly roles: number[] = [];
+  /** Element names, parallel to roles ('' inside skipped subtrees). */
+  private readonly names: string[] = [];
 
   private skipDepth = 0;
   /** Parts of the heading / § number / § title / h1 being captured, or null. */
@@ -295,6 +327,13 @@ class DocumentExtractor {
   private articleCount = 0;
   private changeCount = 0;
   private unitCounter = 0;
+  /** Inline-boundary state (see text()): last character of the text routed since the last block
+   * boundary ('' at a line start), whether an element tag was crossed since then, and whether a
+   * crossed tag was a sub/sup. */
+  private lastChar = '';
+  private junction = false;
+  private attached = false;
+  private inputLength = 0;
 
   constructor(
     private readonly maxChunkChars: number,
@@ -331,6 +370,7 @@ class DocumentExtractor {
   }
 
   write(slice: string): void {
+    this.inputLength += slice.length;
     this.parser.write(slice);
   }
 
@@ -354,9 +394,11 @@ class DocumentExtractor {
     if (this.skipDepth > 0) {
       this.skipDepth++;
       roles.push(R_SKIP);
+      this.names.push('');
       return;
     }
     const name = tag.name;
+    this.names.push(name);
     const attrs = tag.attributes;
     if (roles.length === 0) {
       if (this.rootClosed) {
@@ -368,15 +410,20 @@ class DocumentExtractor {
       return;
     }
     if (this.inHeader) {
-      roles.push(this.openInHeader(name, attrs['class']));
+      const role = this.openInHeader(name, attrs['class']);
+      roles.push(role);
+      this.crossTag(role, name);
       return;
     }
     if (!this.inMain) {
-      roles.push(this.openOutsideMain(name));
+      const role = this.openOutsideMain(name);
+      roles.push(role);
+      this.crossTag(role, name);
       return;
     }
     const role = this.bodyRole(name, attrs['class']);
     roles.push(role);
+    this.crossTag(role, name);
     switch (role) {
       case R_INLINE:
         if (name === 'a') this.link(attrs['href']);
@@ -437,7 +484,7 @@ class DocumentExtractor {
       case R_CELL: {
         const last = this.cellIndex.length - 1;
         const index = this.cellIndex[last] ?? 0;
-        if (index > 0) this.text(' | ');
+        if (index > 0) this.route(' | ');
         if (last >= 0) this.cellIndex[last] = index + 1;
         this.cellDepth++;
         return;
@@ -561,7 +608,9 @@ class DocumentExtractor {
 
   private closeElement(): void {
     const role = this.roles.pop();
+    const name = this.names.pop() ?? '';
     if (this.roles.length === 0) this.rootClosed = true;
+    if (role !== undefined && this.skipDepth <= 1) this.crossTag(role, name);
     switch (role) {
       case R_INLINE:
         return;
@@ -611,7 +660,8 @@ class DocumentExtractor {
         this.cellDepth--;
         return;
       case R_SPACE_AFTER:
-        this.text(' ');
+        this.route(' ');
+        this.lastChar = ' ';
         return;
       case R_HEADER:
         this.inHeader = false;
@@ -632,11 +682,52 @@ class DocumentExtractor {
     }
   }
 
+  /**
+   * Text of the document. Serialisation-independent whitespace rule (#12.3): a text node made
+   * only of XML whitespace (space, tab, CR, LF) always sits between two tags, and serialisers add
+   * it (indentation) or delete it (libxml2's blank-node heuristic in `xmllint --format`) at will,
+   * so it is never text. Instead, where visible text follows an element boundary that is not a
+   * block boundary (e.g. `<strong>1.</strong> <a>Lov …`), one word space is put in when the text
+   * before ends in a character that is not a space, opening bracket/quote, slash, hyphen or dash,
+   * and the text after starts with a letter, digit, opening bracket/quote or §, unless one of the
+   * crossed elements is a sub/sup (`T<sub>n</sub>`, `m<sup>2</sup>`). Text nodes with visible
+   * characters keep all their spaces, so significant spaces in mixed content are never lost.
+   */
   private text(t: string): void {
     if (this.skipDepth > 0) return;
-    // Whitespace-only text with a line break is indentation between elements (a pretty-printed
-    // serialisation): never text. Lovdata's own files have no line breaks at all.
-    if (t.length < 512 && t.includes('\n') && FORMATTING_ONLY.test(t)) return;
+    if (isXmlBlank(t)) return;
+    if (this.junction) {
+      this.junction = false;
+      const before = this.lastChar;
+      if (
+        !this.attached &&
+        before !== '' &&
+        !NO_SPACE_AFTER.test(before) &&
+        SPACE_BEFORE.test(t.charAt(0))
+      ) {
+        this.route(' ');
+      }
+      this.attached = false;
+    }
+    this.lastChar = t.charAt(t.length - 1);
+    this.route(t);
+  }
+
+  /** An element tag was crossed: a block-level role starts a new line, an inline one is a junction. */
+  private crossTag(role: number, name: string): void {
+    if (role === R_INLINE || role === R_SKIP) {
+      this.junction = true;
+      if (ATTACHED_ELEMENTS.has(name)) this.attached = true;
+    } else {
+      this.lastChar = '';
+      this.junction = false;
+      this.attached = false;
+    }
+  }
+
+  /** Routes text (from the document or generated: separators, markers) to where it belongs. */
+  private route(t: string): void {
+    if (this.skipDepth > 0) return;
     if (this.capture !== null) {
       this.capture.push(t);
       return;
@@ -684,7 +775,8 @@ class DocumentExtractor {
   private listMarker(marker: string | undefined): void {
     if (marker === undefined || marker === '') return;
     if (this.capture !== null || this.cellDepth > 0) {
-      this.text(`${marker} `);
+      this.route(`${marker} `);
+      this.lastChar = ' ';
       return;
     }
     if (this.skipDepth > 0 || this.artHeaderDepth > 0) return;
@@ -695,7 +787,10 @@ class DocumentExtractor {
   private image(alt: string | undefined): void {
     if (alt === undefined) return;
     const label = normaliseLine(alt);
-    if (label !== '') this.text(` [${label}] `);
+    if (label !== '') {
+      this.route(` [${label}] `);
+      this.lastChar = ' ';
+    }
   }
 
   private openNotes(): void {
@@ -709,6 +804,11 @@ class DocumentExtractor {
 
   private openUnit(kind: SectionKind, attrs: Record<string, string>): void {
     const parent = this.top;
+    if (this.stack.length > MAX_SECTION_DEPTH) {
+      throw new DocumentLimitError(
+        `sections nested deeper than ${MAX_SECTION_DEPTH} levels (MAX_SECTION_DEPTH)`,
+      );
+    }
     this.endTextBlock(parent);
     const unit = new Unit(kind, parent === this.root ? null : parent);
     unit.key = this.assignKey(kind, unit, attrs);
@@ -747,9 +847,13 @@ class DocumentExtractor {
     const keys = this.keys;
     let key: string;
     if (kind === 'chapter') {
-      key = this.uniqueKey(lastSegment(attrs['data-lovdata-URL']) ?? (attrs['data-name'] || `section-${n}`));
+      const raw = lastSegment(attrs['data-lovdata-URL']) ?? (attrs['data-name'] || null);
+      unit.dataName = raw;
+      key = this.uniqueKey(keyOf(raw) ?? `section-${n}`);
     } else if (kind === 'article') {
-      const base = attrs['data-name'] || lastSegment(attrs['data-lovdata-URL']) || `article-${n}`;
+      const raw = attrs['data-name'] || lastSegment(attrs['data-lovdata-URL']) || null;
+      unit.dataName = raw;
+      const base = keyOf(raw) ?? `article-${n}`;
       const holder = keys.get(base);
       if (holder !== undefined && holder.kind === 'future_article') {
         // A current § takes its plain name; the not-yet-in-force text moves aside.
@@ -760,7 +864,9 @@ class DocumentExtractor {
         key = this.uniqueKey(base);
       }
     } else {
-      const base = attrs['data-name'] || `future-${n}`;
+      const raw = attrs['data-name'] || null;
+      unit.dataName = raw;
+      const base = keyOf(raw) ?? `future-${n}`;
       const holder = keys.get(base);
       key = this.uniqueKey(holder !== undefined && holder.kind === 'article' ? `future:${base}` : base);
     }
@@ -783,20 +889,26 @@ class DocumentExtractor {
   /** Freeze a unit's number/title/heading/text/notes, hash it and split its chunk texts. */
   private finishUnit(unit: Unit): void {
     if (unit.kind === 'chapter') {
-      const lines = unit.headingParts.length === 0 ? [] : headingLines(unit.headingParts);
+      const lines = unit.headingParts.length === 0 ? [] : headingLines(unit.headingParts, unit.markers);
       const { number, title } = splitChapterHeading(lines);
       unit.number = number;
       unit.title = title;
       unit.heading = lines.join(' ');
       if (isRepealedTitle(unit.heading)) unit.repealed = true;
     } else if (unit.kind !== 'text_block') {
-      unit.number = joinNormalised(unit.numberParts);
-      unit.title = joinNormalised(unit.titleParts);
+      unit.number = joinNormalised(unit.numberParts, unit.markers);
+      unit.title = joinNormalised(unit.titleParts, unit.markers);
       unit.heading = articleHeading(unit.number, unit.title);
       if (isRepealedTitle(unit.title)) unit.repealed = true;
     }
     unit.numberParts = unit.titleParts = unit.headingParts = [];
     unit.text = unit.sink === null ? '' : unit.sink.finish();
+    if (unit.sink !== null) for (const id of unit.sink.markers) unit.markers.add(id);
+    // A repealed § whose only text is the placeholder '(Opphevet)': repealed, no text.
+    if (unit.kind !== 'text_block' && unit.text.length < 16 && REPEALED_PLACEHOLDER.test(unit.text)) {
+      unit.text = '';
+      unit.repealed = true;
+    }
     if (unit.notes !== null) {
       const notes = unit.notes.finish();
       unit.notesText = notes === '' ? null : notes;
@@ -853,6 +965,10 @@ class DocumentExtractor {
     const chunks: ExtractedChunk[] = [];
     const blockCounts = new Map<Unit | null, number>();
     let done = 0;
+    // Work per document: every output character (texts, notes, heading paths of sections and of
+    // chunks) is counted against a budget proportional to the input.
+    let work = 0;
+    const workLimit = MAX_WORK_PER_INPUT_CHAR * this.inputLength + WORK_ALLOWANCE;
     for (const unit of this.units) {
       if (unit.dropped) continue;
       const parent = unit.parent;
@@ -863,14 +979,31 @@ class DocumentExtractor {
         unit.key = `${parentKey ?? 'main'}/text-${k}`;
       }
       const parentPath = parent === null ? '' : parent.headingPath;
+      // Checked before the string is built: a path never grows past the cap, so paths cost at
+      // most MAX_HEADING_PATH_CHARS per unit however deep the nesting.
+      const pathLength =
+        parentPath.length + (parentPath !== '' && unit.heading !== '' ? 3 : 0) + unit.heading.length;
+      if (pathLength > MAX_HEADING_PATH_CHARS) {
+        throw new DocumentLimitError(
+          `heading path of section ${unit.key} is ${pathLength} characters, over the limit of ${MAX_HEADING_PATH_CHARS} (MAX_HEADING_PATH_CHARS)`,
+        );
+      }
       unit.headingPath =
         parentPath === ''
           ? unit.heading
           : unit.heading === ''
             ? parentPath
             : `${parentPath} > ${unit.heading}`;
+      work += unit.headingPath.length * (1 + unit.chunkTexts.length) + unit.text.length * 2;
+      work += unit.notesText?.length ?? 0;
+      if (work > workLimit) {
+        throw new DocumentLimitError(
+          `document output exceeds ${workLimit} characters (${MAX_WORK_PER_INPUT_CHAR} per input character + ${WORK_ALLOWANCE}; MAX_WORK_PER_INPUT_CHAR)`,
+        );
+      }
       sections.push({
         key: unit.key,
+        dataName: unit.dataName,
         parentKey,
         kind: unit.kind as SectionKind,
         number: unit.number,
@@ -881,6 +1014,7 @@ class DocumentExtractor {
         repealed: unit.repealed,
         ord: sections.length,
         textHash: unit.textHash,
+        consolidationMarkers: [...unit.markers],
       });
       const texts = unit.chunkTexts;
       for (let k = 0; k < texts.length; k++) {
@@ -951,11 +1085,18 @@ class DocumentExtractor {
   }
 }
 
+/** The key of a raw key attribute (see section-keys.ts); null when nothing is left. */
+function keyOf(raw: string | null): string | null {
+  if (raw === null) return null;
+  const key = normaliseKey(raw);
+  return key === '' ? null : key;
+}
+
 /** Heading parts (with '\n' for each <br/>) -> normalised, non-empty lines. */
-function headingLines(parts: readonly string[]): string[] {
+function headingLines(parts: readonly string[], markers: Set<string>): string[] {
   const out: string[] = [];
   for (const line of parts.join('').split('\n')) {
-    const normalised = normaliseLine(line);
+    const normalised = cleanLine(line, markers);
     if (normalised !== '') out.push(detach(normalised));
   }
   return out;
