@@ -176,10 +176,10 @@ export async function replaceDocumentContent(
   await c.query({
     name: 'parser-replace-content',
     text: `WITH s AS (
-       INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
+       INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord, data_name)
        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
          CASE WHEN $26::boolean THEN (string_to_array($8::text, E'\\x1f'))[2:] ELSE $8::text[] END,
-         $9::text[], $10::boolean[], $11::text[], $12::int[])
+         $9::text[], $10::boolean[], $11::text[], $12::int[], $27::text[])
      ), ch AS (
        INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
        SELECT x.c, $1, x.k, x.o, x.h,
@@ -216,6 +216,7 @@ export async function replaceDocumentContent(
       spans.from,
       spans.length,
       texts.packed,
+      s.map((x) => x.dataName),
     ],
   });
 }

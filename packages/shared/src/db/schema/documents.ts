@@ -61,6 +61,8 @@ export const sections = pgTable(
       .notNull()
       .references(() => documents.documentId, { onDelete: 'cascade' }),
     sectionKey: text('section_key').notNull(),
+    /** The raw attribute the (normalised) key was made from, as written (migration 0007). */
+    dataName: text('data_name'),
     parentKey: text('parent_key'),
     kind: text('kind', { enum: ['chapter', 'article', 'future_article', 'text_block'] }).notNull(),
     number: text('number'),
