@@ -48,6 +48,7 @@ interface DocumentState {
   path: string;
   source_hash: string;
   previous_carrier: string | null;
+  twin_id: string | null;
 }
 
 /** Serialises every job touching documents of one dokid (twins, renamed archives, collisions). */
@@ -97,7 +98,7 @@ async function readDocument(c: pg.PoolClient, documentId: string): Promise<Docum
   const r = await c.query<DocumentState>({
     name: 'parser-lock-document',
     text: `SELECT status, last_run_id, last_changed_by, last_change_in_force::text AS last_change_in_force, title,
-       dataset, path, source_hash, previous_carrier
+       dataset, path, source_hash, previous_carrier, twin_id
      FROM documents WHERE document_id = $1 FOR UPDATE`,
     values: [documentId],
   });
@@ -110,45 +111,80 @@ function splitFileKey(key: string | null): FileRef | null {
   return i < 0 ? null : { dataset: key.slice(0, i), path: key.slice(i + 1) };
 }
 
-/**
- * The current file that carried the document before this run: documents.dataset/path, or, when the
- * document was already written in this run, the carrier recorded then. Null when that file is gone
- * or now carries another document.
- */
-async function incumbentOf(
-  c: pg.PoolClient,
-  documentId: string,
-  prev: DocumentState | undefined,
-  runId: number,
-): Promise<FileRef | null> {
-  if (!prev) return null;
-  const carrier =
-    prev.last_run_id < runId
-      ? { dataset: prev.dataset, path: prev.path }
-      : splitFileKey(prev.previous_carrier);
-  if (!carrier) return null;
-  const r = await c.query<{ document_id: string | null }>({
-    name: 'parser-incumbent',
-    text: `SELECT b.document_id FROM files f LEFT JOIN blob_documents b ON b.hash = f.hash
-     WHERE f.dataset = $1 AND f.path = $2 AND f.status <> 'removed'`,
-    values: [carrier.dataset, carrier.path],
-  });
-  const row = r.rows[0];
-  if (!row || (row.document_id !== null && row.document_id !== documentId)) return null;
-  return carrier;
+interface WriteFacts {
+  /** The file that carried the document before this run, when it is current and still carries it. */
+  incumbent: FileRef | null;
+  /** Other current files of this run whose content is known to carry the document. */
+  rivals: FileRef[];
+  /** This run's document_changes row for the document. */
+  runChange: 'added' | 'modified' | 'removed' | null;
+  /** Other documents with the same dokid (language twins). */
+  siblings: number;
 }
 
-/** Other current files of this run whose content is known to carry the document. */
-async function rivalsOf(c: pg.PoolClient, documentId: string, runId: number): Promise<FileRef[]> {
-  const r = await c.query<FileRef>({
-    name: 'parser-rivals',
-    text: `SELECT fc.dataset, fc.path FROM file_changes fc
-       JOIN files f ON f.dataset = fc.dataset AND f.path = fc.path AND f.hash = fc.new_hash AND f.status <> 'removed'
-       JOIN blob_documents b ON b.hash = fc.new_hash
-     WHERE fc.run_id = $1 AND fc.change <> 'removed' AND b.document_id = $2`,
-    values: [runId, documentId],
+/**
+ * Maps the parsed content to the document (whoever wins: removals and later collisions see it) and
+ * gathers, in the same round trip, what the decisions need. The incumbent is documents.dataset/path,
+ * or, when the document was already written in this run, the carrier recorded then; it counts only
+ * while that file is current and does not carry another document.
+ */
+async function mapAndGatherFacts(
+  c: pg.PoolClient,
+  p: {
+    id: string;
+    dokid: string;
+    hash: string;
+    runId: number;
+    self: FileRef;
+    prev: DocumentState | undefined;
+  },
+): Promise<WriteFacts> {
+  const carrier = !p.prev
+    ? null
+    : p.prev.last_run_id < p.runId
+      ? { dataset: p.prev.dataset, path: p.prev.path }
+      : splitFileKey(p.prev.previous_carrier);
+  const r = await c.query<{
+    incumbent: boolean;
+    rivals: FileRef[] | null;
+    run_change: WriteFacts['runChange'];
+    siblings: number;
+  }>({
+    name: 'parser-write-facts',
+    text: `WITH map AS (
+       INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2)
+       ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id
+     )
+     SELECT
+       EXISTS (SELECT 1 FROM files f LEFT JOIN blob_documents b ON b.hash = f.hash
+               WHERE f.dataset = $4 AND f.path = $5 AND f.status <> 'removed'
+                 AND (b.document_id IS NULL OR b.document_id = $2)) AS incumbent,
+       (SELECT json_agg(json_build_object('dataset', fc.dataset, 'path', fc.path))
+        FROM file_changes fc
+          JOIN files f ON f.dataset = fc.dataset AND f.path = fc.path AND f.hash = fc.new_hash AND f.status <> 'removed'
+          JOIN blob_documents b ON b.hash = fc.new_hash
+        WHERE fc.run_id = $3 AND fc.change <> 'removed' AND b.document_id = $2
+          AND NOT (fc.dataset = $6 AND fc.path = $7)) AS rivals,
+       (SELECT change FROM document_changes WHERE run_id = $3 AND document_id = $2) AS run_change,
+       (SELECT count(*)::int FROM documents WHERE dokid = $8 AND document_id <> $2) AS siblings`,
+    values: [
+      p.hash,
+      p.id,
+      p.runId,
+      carrier?.dataset ?? null,
+      carrier?.path ?? null,
+      p.self.dataset,
+      p.self.path,
+      p.dokid,
+    ],
   });
-  return r.rows;
+  const row = r.rows[0]!;
+  return {
+    incumbent: carrier && row.incumbent ? carrier : null,
+    rivals: row.rivals ?? [],
+    runChange: row.run_change,
+    siblings: row.siblings,
+  };
 }
 
 /**
@@ -229,15 +265,16 @@ async function applyParsed(
       await markSucceeded(c, data.fileChangeId, `superseded by run ${prev.last_run_id}`, id);
       return { outcome: 'superseded', byRun: prev.last_run_id };
     }
-    // This file's content carries the document, whoever wins: removals and later collisions see it.
-    await c.query({
-      name: 'parser-map-blob',
-      text: `INSERT INTO blob_documents (hash, document_id) VALUES ($1, $2)
-       ON CONFLICT (hash) DO UPDATE SET document_id = EXCLUDED.document_id`,
-      values: [data.newHash, id],
+    const facts = await mapAndGatherFacts(c, {
+      id,
+      dokid,
+      hash: data.newHash!,
+      runId: data.runId,
+      self,
+      prev,
     });
-    const rivals = (await rivalsOf(c, id, data.runId)).filter((r) => fileKey(r) !== fileKey(self));
-    const who = chooseWriter({ self, incumbent: await incumbentOf(c, id, prev, data.runId), rivals });
+    const rivals = facts.rivals;
+    const who = chooseWriter({ self, incumbent: facts.incumbent, rivals });
     if (!who.write) {
       const keptBy = fileKey(who.winner);
       await recordCollisionOn(c, data.runId, who.winner, self);
@@ -251,14 +288,7 @@ async function applyParsed(
     // Every other file of this run carrying the document lost to this one.
     for (const r of rivals) await recordCollisionOn(c, data.runId, r, self, { documentId: id });
 
-    const runChange = prev
-      ? ((
-          await c.query<{ change: 'added' | 'modified' | 'removed' }>(
-            'SELECT change FROM document_changes WHERE run_id = $1 AND document_id = $2',
-            [data.runId, id],
-          )
-        ).rows[0]?.change ?? null)
-      : null;
+    const runChange = facts.runChange;
     const previous = choosePrevious({
       runId: data.runId,
       prev: prev ? { status: prev.status, lastRunId: prev.last_run_id } : null,
@@ -305,7 +335,7 @@ async function applyParsed(
     });
     await replaceDocumentContent(c, doc, prev !== undefined);
     if (rows.sectionRows) await insertSectionChanges(c, data.runId, id, changes);
-    await updateTwinPointers(c, dokid);
+    if (facts.siblings > 0 || prev?.twin_id) await updateTwinPointers(c, dokid);
     const n = (k: SectionChange['change']) => changes.filter((x) => x.change === k).length;
     await c.query({
       name: 'parser-record-outcome',
