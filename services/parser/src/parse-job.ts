@@ -86,12 +86,23 @@ async function markSucceeded(
   );
 }
 
-/** Records a parse job's final failure on its file_changes row (kept when it was already final). */
-export async function markFailed(pool: pg.Pool, id: number, error: string): Promise<void> {
-  await pool.query(
-    `UPDATE file_changes SET parse_status = 'failed', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,
-    [id, error.slice(0, 2000)],
-  );
+/**
+ * The one place a parse job finishes: a final failure is recorded on its file_changes row (kept
+ * when the row was already final), then the run completes if this was its last job. Success is
+ * recorded inside the job's own transaction; this runs after that commit.
+ */
+export async function finishParseJob(
+  ctx: ServiceContext,
+  data: Pick<ParseJobData, 'runId' | 'fileChangeId'>,
+  failure?: string,
+): Promise<void> {
+  const { pool } = ctx.database;
+  if (failure !== undefined)
+    await pool.query(
+      `UPDATE file_changes SET parse_status = 'failed', parse_error = $2, parsed_at = now() WHERE id = $1 AND parse_status = 'pending'`,
+      [data.fileChangeId, failure.slice(0, 2000)],
+    );
+  await maybeCompleteRun(pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
 }
 
 async function readDocument(c: pg.PoolClient, documentId: string): Promise<DocumentState | undefined> {
@@ -459,6 +470,6 @@ export async function processParseJob(ctx: ServiceContext, data: ParseJobData): 
     const doc = await extractDocument(text);
     result = await applyParsed(ctx, data, doc);
   }
-  await maybeCompleteRun(pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
+  await finishParseJob(ctx, data);
   return result;
 }

@@ -1,9 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
-import { maybeCompleteRun } from '@lovsync/shared/db';
 import { PARSE_QUEUE, workerSettings, parseJobSchema, type ParseJobData } from '@lovsync/shared/queues';
 import { MalformedDocumentError } from './extract/index.ts';
-import { markFailed, processParseJob, type ParseOutcome } from './parse-job.ts';
+import { finishParseJob, processParseJob, type ParseOutcome } from './parse-job.ts';
 
 export interface ParseWorkerHooks {
   onDuration?: (seconds: number, outcome: string) => void;
@@ -39,8 +38,7 @@ export function createParseWorker(
             { jobId: job.id, runId: data.runId, path: data.path, err: message },
             'parse failed for good',
           );
-          await markFailed(ctx.database.pool, data.fileChangeId, message);
-          await maybeCompleteRun(ctx.database.pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
+          await finishParseJob(ctx, data, message);
           opts.hooks?.onDuration?.((performance.now() - started) / 1000, 'failed');
         }
         if (err instanceof MalformedDocumentError)

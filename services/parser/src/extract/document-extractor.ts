@@ -14,7 +14,14 @@ import { articleHeading, isRepealedTitle, splitChapterHeading } from './headings
 import { textSlices } from './input-slices.ts';
 import type { ExtractInput } from './input-slices.ts';
 import { normaliseKey } from './section-keys.ts';
-import { TextSink, cleanLine, detach, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
+import {
+  TextSink,
+  cleanLine,
+  detach,
+  hasVisibleText,
+  joinNormalised,
+  normaliseLine,
+} from './text-normaliser.ts';
 import type {
   CrossReferenceKind,
   ExtractOptions,
@@ -699,12 +706,7 @@ class DocumentExtractor {
     if (this.junction) {
       this.junction = false;
       const before = this.lastChar;
-      if (
-        !this.attached &&
-        before !== '' &&
-        !NO_SPACE_AFTER.test(before) &&
-        SPACE_BEFORE.test(t.charAt(0))
-      ) {
+      if (!this.attached && before !== '' && !NO_SPACE_AFTER.test(before) && SPACE_BEFORE.test(t.charAt(0))) {
         this.route(' ');
       }
       this.attached = false;

@@ -12,8 +12,7 @@ const SEPARATORS_ONLY = /^[| ]+$/;
 /** Characters normaliseLine has to rewrite (besides runs of plain spaces): every `\s` character
  * other than U+0020 (NBSP, newline, tab …) and the invisible ones. One character class keeps the
  * common-case test a single fast scan. */
-const NEEDS_REWRITE =
-  /[\t\n\v\f\r\u00A0\u00AD\u1680\u2000-\u200D\u2028\u2029\u202F\u205F\u2060\u3000\uFEFF]/;
+const NEEDS_REWRITE = /[\t\n\v\f\r\u00A0\u00AD\u1680\u2000-\u200D\u2028\u2029\u202F\u205F\u2060\u3000\uFEFF]/;
 
 /** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), trim. Most
  * lines need only the trim, which one regex test (no allocation) establishes. */
