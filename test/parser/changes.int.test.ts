@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getRun } from '@lovsync/shared/db';
 import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
 import type { ArchiveEntry } from '../archive/archive-entry.ts';
+import { prettyPrintXml } from '../archive/pretty-xml.ts';
 import { startEmulator, type Emulator } from '../emulator/server.ts';
 import { createTestEnv, type TestEnv } from '../support/harness.ts';
 import { createTestContext, rows } from '../support/context.ts';
@@ -234,5 +235,30 @@ describe('Lovtidend archive renamed (same files under a new archive name)', () =
         [r2],
       ),
     ).toEqual([{ change: 'removed', kind: null, sections_added: 0, sections_removed: sectionCount }]);
+  });
+});
+
+describe('a re-serialised archive (same infoset, other bytes)', () => {
+  it('every file modified, no document_changes and no section_changes', async () => {
+    const lti = fixtureEntries('lovtidend-avd1-2025');
+    await publish('lovtidend-avd1-2025.tar.bz2', lti);
+    await cycle();
+    await publish(
+      'lovtidend-avd1-2025.tar.bz2',
+      lti.map((e) => ({
+        ...e,
+        content: Buffer.from(prettyPrintXml((e.content as Buffer).toString('utf8'))),
+      })),
+    );
+    const r2 = await cycle();
+    expect(
+      await rows(
+        env,
+        'SELECT change, parse_status, count(*)::int AS n FROM file_changes WHERE run_id = $1 GROUP BY 1, 2',
+        [r2],
+      ),
+    ).toEqual([{ change: 'modified', parse_status: 'succeeded', n: lti.length }]);
+    expect(await rows(env, 'SELECT * FROM document_changes WHERE run_id = $1', [r2])).toEqual([]);
+    expect(await rows(env, 'SELECT * FROM section_changes WHERE run_id = $1', [r2])).toEqual([]);
   });
 });
