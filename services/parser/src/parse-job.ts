@@ -170,12 +170,11 @@ async function mapAndGatherFacts(
        EXISTS (SELECT 1 FROM files f LEFT JOIN blob_documents b ON b.hash = f.hash
                WHERE f.dataset = $4 AND f.path = $5 AND f.status <> 'removed'
                  AND (b.document_id IS NULL OR b.document_id = $2)) AS incumbent,
-       (SELECT json_agg(json_build_object('dataset', fc.dataset, 'path', fc.path))
-        FROM file_changes fc
-          JOIN files f ON f.dataset = fc.dataset AND f.path = fc.path AND f.hash = fc.new_hash AND f.status <> 'removed'
-          JOIN blob_documents b ON b.hash = fc.new_hash
-        WHERE fc.run_id = $3 AND fc.change <> 'removed' AND b.document_id = $2
-          AND NOT (fc.dataset = $6 AND fc.path = $7)) AS rivals,
+       (SELECT json_agg(json_build_object('dataset', f.dataset, 'path', f.path))
+        FROM blob_documents b JOIN files f ON f.hash = b.hash AND f.status <> 'removed'
+        WHERE b.document_id = $2 AND NOT (f.dataset = $6 AND f.path = $7)
+          AND EXISTS (SELECT 1 FROM file_changes fc WHERE fc.run_id = $3 AND fc.dataset = f.dataset
+                        AND fc.path = f.path AND fc.change <> 'removed')) AS rivals,
        (SELECT change FROM document_changes WHERE run_id = $3 AND document_id = $2) AS run_change,
        (SELECT count(*)::int FROM documents WHERE dokid = $8 AND document_id <> $2) AS siblings`,
     values: [
