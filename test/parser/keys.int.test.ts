@@ -6,13 +6,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import type { ArchiveEntry } from '../archive/archive-entry.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 const LOVER = 'gjeldende-lover.tar.bz2';
 const HUSLEIE = 'nl/nl-19990326-017.xml';

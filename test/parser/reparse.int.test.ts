@@ -14,16 +14,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getRun } from '@lovsync/shared/db';
 import { hashBytes } from '@lovsync/shared/hash';
 import { startReparse } from '@lovsync/differ';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { contentDigest, createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
 import { EXTRACTOR_VERSION } from '../../services/parser/src/document-ids.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = 'packages/cli/src/main.ts';
+const CLI = 'apps/lovsync/src/cli/main.ts';
 const exec = promisify(execFile);
 const DATASETS = {
   'gjeldende-lover.tar.bz2': 'gjeldende-lover',

@@ -7,16 +7,16 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import type { ArchiveEntry } from '../archive/archive-entry.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import { corpusAvailable, corpusEntries } from '../support/corpus.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { contentDigest, createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import { corpusAvailable, corpusEntries } from '@lovsync/testkit/support/corpus';
 import { pendingParseJobs } from '@lovsync/differ';
 import { processParseJob } from '@lovsync/parser';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 const LOVER = 'gjeldende-lover.tar.bz2';
 const NB = 'nl/nl-18140517-000.xml';

@@ -1,36 +1,17 @@
-import { Worker, type Job } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
 import {
   JOB_OPTIONS,
   SYNC_QUEUE,
   SYNC_SCHEDULER_ID,
+  requestSync,
   workerSettings,
-  syncDeduplicationId,
   syncJobSchema,
-  type Queues,
   type SyncJobData,
-  type SyncTrigger,
 } from '@lovsync/shared/queues';
 import { UnrecoverableError } from 'bullmq';
 import { fetchDatasetList } from './lovdata-client.ts';
 import { matchesFilter, runSync, type SyncRunResult } from './sync-run.ts';
-
-/**
- * Asks for a sync. Requests made while one is waiting coalesce into it (deduplication id); the
- * handler clears that id when it starts, so a request during a running sync queues exactly one more.
- */
-export async function requestSync(
-  queues: Queues,
-  p: { trigger: SyncTrigger; force?: boolean; filter?: string | null },
-): Promise<Job<SyncJobData>> {
-  const data: SyncJobData = {
-    trigger: p.trigger,
-    force: p.force ?? false,
-    ...(p.filter !== undefined ? { filter: p.filter } : {}),
-    requestedAt: new Date().toISOString(),
-  };
-  return queues.sync.add('sync', data, { deduplication: { id: syncDeduplicationId(data.force) } });
-}
 
 /** The single sync worker: concurrency 1 here and a global concurrency of 1 on the queue. */
 export async function createSyncWorker(ctx: ServiceContext): Promise<Worker<SyncJobData, SyncRunResult>> {

@@ -1,3 +1,4 @@
+import type { Job, Queue } from 'bullmq';
 import { z } from 'zod';
 
 export const SYNC_QUEUE = 'sync';
@@ -26,3 +27,20 @@ export function syncDeduplicationId(force: boolean): string {
 
 /** Stable id of the cron job scheduler (upserted at start-up; one schedule however many replicas). */
 export const SYNC_SCHEDULER_ID = 'sync-cron';
+
+/**
+ * Asks for a sync. Requests made while one is waiting coalesce into it (deduplication id); the
+ * handler clears that id when it starts, so a request during a running sync queues exactly one more.
+ */
+export async function requestSync(
+  queues: { sync: Queue<SyncJobData> },
+  p: { trigger: SyncTrigger; force?: boolean; filter?: string | null },
+): Promise<Job<SyncJobData>> {
+  const data: SyncJobData = {
+    trigger: p.trigger,
+    force: p.force ?? false,
+    ...(p.filter !== undefined ? { filter: p.filter } : {}),
+    requestedAt: new Date().toISOString(),
+  };
+  return queues.sync.add('sync', data, { deduplication: { id: syncDeduplicationId(data.force) } });
+}

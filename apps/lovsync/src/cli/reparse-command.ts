@@ -5,7 +5,7 @@ import type { Logger } from '@lovsync/shared/logger';
 import { assertRedisReachable } from '@lovsync/shared/redis';
 import { reconcile, startReparse, type ReparseSelector } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
-import { createRuntime } from './runtime.ts';
+import { createRuntime } from '@lovsync/shared/runtime';
 
 export interface ReparseResult {
   run: RunRow;
