@@ -4,7 +4,6 @@
 -- `NL/lov/1814-05-17`); twin_id points at the other language version carrying the same dokid;
 -- extractor_version is the extractor that derived the stored sections; previous_carrier is the
 -- `dataset/path` that carried the document before the run of last_run_id (collision decisions).
--- sections.data_name is the raw attribute a section key was normalised from (issue 12 point 2).
 -- file_changes.document_id is the document a parsed file carries; collision names the other file
 -- carrying it (both rows).
 ALTER TABLE "documents" ADD COLUMN "dokid" text;--> statement-breakpoint
@@ -14,6 +13,5 @@ ALTER TABLE "documents" ADD COLUMN "twin_id" text;--> statement-breakpoint
 ALTER TABLE "documents" ADD COLUMN "extractor_version" text;--> statement-breakpoint
 ALTER TABLE "documents" ADD COLUMN "previous_carrier" text;--> statement-breakpoint
 CREATE INDEX "documents_dokid_idx" ON "documents" ("dokid");--> statement-breakpoint
-ALTER TABLE "sections" ADD COLUMN "data_name" text;--> statement-breakpoint
 ALTER TABLE "file_changes" ADD COLUMN "document_id" text;--> statement-breakpoint
 ALTER TABLE "file_changes" ADD COLUMN "collision" text;

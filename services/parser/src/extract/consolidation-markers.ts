@@ -4,17 +4,18 @@
  * text: they are stripped from section text, titles and headings, and the ids of the opening
  * markers are kept per section as data (ExtractedSection.consolidationMarkers).
  *
- * Rule, on an already normalised line: `►` or `◄`, optional spaces, then an optional id that is
- * one capital letter and optional digits not followed by a letter or digit. Because a marker id
- * can be glued to the next word in the markup (`►<strong>M91</strong><i>Beta…`), the extractor's
- * inline-boundary space (see document-extractor text()) separates them first.
+ * Rule, on an already normalised line: `►` or `◄`, optional spaces, then an optional id: a capital
+ * letter with digits (`M3`, `A1`; it may be glued to the next word, as in
+ * `►<strong>M91</strong><i>Beta…`), or a lone capital letter (`B`, `E`) not followed by a letter
+ * or digit.
  */
-const MARKER = /[►◄] *(?:([A-Z]\d*)(?![\p{L}\p{N}]))?/gu;
+const MARKER = /[►◄] *(?:([A-Z]\d+)|([A-Z])(?![\p{L}\p{N}]))?/gu;
 
 /** `line` without consolidation markers; the ids of opening markers are added to `ids`. */
 export function stripConsolidationMarkers(line: string, ids: Set<string> | null): string {
   if (!line.includes('►') && !line.includes('◄')) return line;
-  const stripped = line.replace(MARKER, (whole: string, id: string | undefined) => {
+  const stripped = line.replace(MARKER, (whole: string, numbered?: string, letter?: string) => {
+    const id = numbered ?? letter;
     if (id !== undefined && ids !== null && whole.startsWith('►')) ids.add(id);
     return ' ';
   });

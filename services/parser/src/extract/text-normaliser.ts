@@ -12,14 +12,19 @@ const SEPARATORS_ONLY = /^[| ]+$/;
 /** Characters normaliseLine has to rewrite (besides runs of plain spaces): every `\s` character
  * other than U+0020 (NBSP, newline, tab …) and the invisible ones. One character class keeps the
  * common-case test a single fast scan. */
-const NEEDS_REWRITE = /[\t\n\v\f\r\u00A0\u00AD\u1680\u2000-\u200D\u2028\u2029\u202F\u205F\u2060\u3000\uFEFF]/;
+const NEEDS_REWRITE =
+  /[\t\n\v\f\r\u00A0\u00AD\u1680\u2000-\u200D\u2010\u2011\u2028\u2029\u202F\u205F\u2060\u3000\uFEFF]/;
+/** U+2010 HYPHEN and U+2011 NON-BREAKING HYPHEN are '-' (as NBSP is a space): a release that
+ * switches `§ 9‑4a` to `§ 9-4a` changes no text. En and em dashes mean something else and stay. */
+const HYPHENS = /[\u2010\u2011]/g;
 
-/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), trim. Most
+/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), U+2010/U+2011
+ * to '-', trim. Most
  * lines need only the trim, which one regex test (no allocation) establishes. */
 export function normaliseLine(raw: string): string {
   if (!NEEDS_REWRITE.test(raw) && !raw.includes('  ')) return raw.trim();
   const s = INVISIBLE.test(raw) ? raw.replace(INVISIBLE_ALL, '') : raw;
-  return s.replace(WHITESPACE_RUN, ' ').trim();
+  return s.replace(WHITESPACE_RUN, ' ').replace(HYPHENS, '-').trim();
 }
 
 /**

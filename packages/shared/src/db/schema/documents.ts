@@ -61,7 +61,7 @@ export const sections = pgTable(
       .notNull()
       .references(() => documents.documentId, { onDelete: 'cascade' }),
     sectionKey: text('section_key').notNull(),
-    /** The raw attribute the (normalised) key was made from, as written (migration 0007). */
+    /** The raw data-name / URL segment the (normalised) section_key was made from (migration 0011); see README. */
     dataName: text('data_name'),
     parentKey: text('parent_key'),
     kind: text('kind', { enum: ['chapter', 'article', 'future_article', 'text_block'] }).notNull(),
