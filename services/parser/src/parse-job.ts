@@ -22,6 +22,7 @@ import {
   type FileRef,
   type ChangeRows,
 } from './decisions.ts';
+import { recordChangeEvents, stageChunkChanges } from './change-events.ts';
 
 export type ParseOutcome =
   | { outcome: 'already-done' }
@@ -343,6 +344,7 @@ async function applyParsed(
       runId: data.runId,
       extractorVersion: EXTRACTOR_VERSION,
     });
+    await stageChunkChanges(c, data.runId, id);
     await replaceDocumentContent(c, doc, prev !== undefined);
     if (rows.sectionRows) await insertSectionChanges(c, data.runId, id, changes);
     if (facts.siblings > 0 || prev?.twin_id) await updateTwinPointers(c, dokid);
@@ -373,6 +375,7 @@ async function applyParsed(
         who.collisionWith ? fileKey(who.collisionWith) : null,
       ],
     });
+    await recordChangeEvents(c, data.runId, id);
     return {
       outcome: 'parsed',
       documentId: id,
@@ -430,6 +433,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
          sections_modified = 0, sections_removed = EXCLUDED.sections_removed`,
       [data.runId, documentId, data.dataset, data.path],
     );
+    await stageChunkChanges(c, data.runId, documentId);
     await c.query(
       `WITH ch AS (DELETE FROM chunks WHERE document_id = $1), xr AS (DELETE FROM cross_references WHERE document_id = $1)
        UPDATE documents SET status = 'removed', last_run_id = $2, updated_at = now(),
@@ -439,6 +443,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
     );
     await updateTwinPointers(c, mapped.rows[0]!.dokid ?? documentId);
     await markSucceeded(c, data.fileChangeId, null, documentId);
+    await recordChangeEvents(c, data.runId, documentId);
     return { outcome: 'removed', documentId };
   });
 }

@@ -13,6 +13,7 @@ import {
 } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
 import { reparseCommand, reparseSelector } from './reparse-command.ts';
+import { addSubscriptionCommands } from './subscribe-commands.ts';
 import type { Role } from '../compose/roles.ts';
 
 const positiveInt = (v: string) => {
@@ -90,7 +91,7 @@ program
   .description('run long-lived services (the dashboard comes with role sync or all)')
   .addOption(
     new Option('--role <role>', 'which service to run')
-      .choices(['sync', 'differ', 'parser', 'all'])
+      .choices(['sync', 'differ', 'parser', 'deliver', 'all'])
       .default('all'),
   )
   .action(async (o: { role: Role }) => {
@@ -171,6 +172,7 @@ program
       );
     process.exitCode = r.run.status === 'failed' ? 1 : 0;
   });
+addSubscriptionCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   // An interrupted run exits like any interrupted command (128 + SIGINT), as soon as stderr is

@@ -9,6 +9,7 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 
 export const documents = pgTable(
   'documents',
@@ -89,6 +90,8 @@ export const chunks = pgTable(
     headingPath: text('heading_path').notNull(),
     text: text('text').notNull(),
     tokenCount: integer('token_count').notNull(),
+    /** md5(heading_path || U+001F || text), generated (migration 0012): a chunk's content identity. */
+    contentHash: text('content_hash').generatedAlwaysAs(sql`md5(heading_path || E'\\x1f' || text)`),
   },
   (t) => [index('chunks_document_idx').on(t.documentId, t.ord)],
 );
