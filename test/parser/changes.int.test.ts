@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getRun } from '@lovsync/shared/db';
 import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
 import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { prettyPrintXml } from '@lovsync/testkit/archive/pretty-xml';
 import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
 import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import { createTestContext, rows } from '@lovsync/testkit/support/context';
@@ -187,31 +188,77 @@ describe('Lovtidend archive renamed (same files under a new archive name)', () =
     },
   );
 
-  it('a file removed for good tombstones its document: status removed, chunks deleted, sections recorded removed', async () => {
+  it('change-row rule, both ways: an added and a removed document each write one document_changes row with the section count and no section_changes', async () => {
     const lti = fixtureEntries('lovtidend-avd1-2025');
-    await publish('lovtidend-avd1-2025.tar.bz2', lti);
-    await cycle();
     const victim = lti.find((e) => e.path.endsWith('sf-20250109-0020.xml'))!;
+    const id = 'LTI/forskrift/2025-01-09-20';
+    await publish(
+      'lovtidend-avd1-2025.tar.bz2',
+      lti.filter((e) => e !== victim),
+    );
+    await cycle();
+    await publish('lovtidend-avd1-2025.tar.bz2', lti);
+    const r1 = await cycle();
+    const sectionCount = (
+      await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM sections WHERE document_id = $1', [id])
+    )[0]!.n;
+    expect(sectionCount).toBeGreaterThan(50);
+    expect(
+      await rows(
+        env,
+        'SELECT change, kind, sections_added, sections_removed FROM document_changes WHERE run_id = $1',
+        [r1],
+      ),
+    ).toEqual([{ change: 'added', kind: null, sections_added: sectionCount, sections_removed: 0 }]);
+    expect(await rows(env, 'SELECT * FROM section_changes WHERE run_id = $1', [r1])).toEqual([]);
+
     await publish(
       'lovtidend-avd1-2025.tar.bz2',
       lti.filter((e) => e !== victim),
     );
     const r2 = await cycle();
-    const id = 'LTI/forskrift/2025-01-09-20';
     expect(await rows(env, 'SELECT status FROM documents WHERE document_id = $1', [id])).toEqual([
       { status: 'removed' },
     ]);
     expect(await rows(env, 'SELECT 1 FROM chunks WHERE document_id = $1', [id])).toEqual([]);
-    const sc = await rows<{ change: string }>(
-      env,
-      'SELECT change FROM section_changes WHERE run_id = $1 AND document_id = $2',
-      [r2, id],
+    // The sections stay (history, revival); the removal is one document_changes row, like an addition.
+    expect(
+      (
+        await rows<{ n: number }>(env, 'SELECT count(*)::int AS n FROM sections WHERE document_id = $1', [id])
+      )[0]!.n,
+    ).toBe(sectionCount);
+    expect(await rows(env, 'SELECT * FROM section_changes WHERE run_id = $1', [r2])).toEqual([]);
+    expect(
+      await rows(
+        env,
+        'SELECT change, kind, sections_added, sections_removed FROM document_changes WHERE run_id = $1',
+        [r2],
+      ),
+    ).toEqual([{ change: 'removed', kind: null, sections_added: 0, sections_removed: sectionCount }]);
+  });
+});
+
+describe('a re-serialised archive (same infoset, other bytes)', () => {
+  it('every file modified, no document_changes and no section_changes', async () => {
+    const lti = fixtureEntries('lovtidend-avd1-2025');
+    await publish('lovtidend-avd1-2025.tar.bz2', lti);
+    await cycle();
+    await publish(
+      'lovtidend-avd1-2025.tar.bz2',
+      lti.map((e) => ({
+        ...e,
+        content: Buffer.from(prettyPrintXml((e.content as Buffer).toString('utf8'))),
+      })),
     );
-    const sections = await rows(env, 'SELECT 1 FROM sections WHERE document_id = $1', [id]);
-    expect(sc.length).toBe(sections.length);
-    expect(sc.every((s) => s.change === 'removed')).toBe(true);
-    expect(await rows(env, 'SELECT change FROM document_changes WHERE run_id = $1', [r2])).toEqual([
-      { change: 'removed' },
-    ]);
+    const r2 = await cycle();
+    expect(
+      await rows(
+        env,
+        'SELECT change, parse_status, count(*)::int AS n FROM file_changes WHERE run_id = $1 GROUP BY 1, 2',
+        [r2],
+      ),
+    ).toEqual([{ change: 'modified', parse_status: 'succeeded', n: lti.length }]);
+    expect(await rows(env, 'SELECT * FROM document_changes WHERE run_id = $1', [r2])).toEqual([]);
+    expect(await rows(env, 'SELECT * FROM section_changes WHERE run_id = $1', [r2])).toEqual([]);
   });
 });

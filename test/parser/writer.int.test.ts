@@ -27,7 +27,14 @@ afterAll(async () => {
 
 async function store(doc: ExtractedDocument): Promise<void> {
   await withTransaction(env.database.pool, async (c) => {
-    await upsertDocument(c, doc, { dataset: 'd', path: `${doc.documentId}.xml`, sourceHash: 'h', runId: 1 });
+    await upsertDocument(c, doc, {
+      dokid: doc.documentId,
+      dataset: 'd',
+      path: `${doc.documentId}.xml`,
+      sourceHash: 'h',
+      runId: 1,
+      extractorVersion: 'test',
+    });
     await replaceDocumentContent(c, doc, true);
   });
 }

@@ -10,9 +10,10 @@ export interface SectionChange {
   newText: string | null;
 }
 
-interface StoredSection {
+export interface StoredSection {
   section_key: string;
-  text_hash: string;
+  /** null for a version reconstructed from section_changes (compared by text). */
+  text_hash: string | null;
   text: string;
   number: string | null;
   heading_path: string;
@@ -34,7 +35,7 @@ export function diffSections(oldSections: StoredSection[], next: ExtractedSectio
         oldText: null,
         newText: s.text,
       });
-    else if (o.text_hash !== s.textHash)
+    else if (o.text_hash === null ? o.text !== s.text : o.text_hash !== s.textHash)
       out.push({
         key: s.key,
         change: 'modified',
@@ -65,16 +66,27 @@ function publishedAt(v: string | null): string | null {
 export async function upsertDocument(
   c: pg.PoolClient,
   doc: ExtractedDocument,
-  p: { dataset: string; path: string; sourceHash: string; runId: number },
+  p: {
+    dokid: string;
+    dataset: string;
+    path: string;
+    sourceHash: string;
+    runId: number;
+    extractorVersion: string;
+  },
 ): Promise<void> {
+  // previous_carrier: the file that carried the document before this run (see decisions.ts).
   await c.query({
     name: 'parser-upsert-document',
-    text: `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, legacy_id, language,
+    text: `INSERT INTO documents (document_id, dokid, extractor_version, refid, dataset, path, source_hash, title, short_title, legacy_id, language,
        ministries, date_in_force_raw, date_in_force, last_change_in_force, last_changed_by, changes_documents, based_on,
        legal_areas, published_at, journal_number, last_updated, is_amendment, status, last_run_id, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::date[],$13::date,$14,$15,$16,$17,
+     VALUES ($1,$23,$24,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::date[],$13::date,$14,$15,$16,$17,
        ($18::timestamp AT TIME ZONE 'Europe/Oslo'),$19,$20,$21,'active',$22, now())
-     ON CONFLICT (document_id) DO UPDATE SET refid = EXCLUDED.refid, dataset = EXCLUDED.dataset, path = EXCLUDED.path,
+     ON CONFLICT (document_id) DO UPDATE SET dokid = EXCLUDED.dokid, extractor_version = EXCLUDED.extractor_version,
+       previous_carrier = CASE WHEN documents.last_run_id < EXCLUDED.last_run_id
+         THEN documents.dataset || '/' || documents.path ELSE documents.previous_carrier END,
+       refid = EXCLUDED.refid, dataset = EXCLUDED.dataset, path = EXCLUDED.path,
        source_hash = EXCLUDED.source_hash, title = EXCLUDED.title, short_title = EXCLUDED.short_title,
        legacy_id = EXCLUDED.legacy_id, language = EXCLUDED.language, ministries = EXCLUDED.ministries,
        date_in_force_raw = EXCLUDED.date_in_force_raw, date_in_force = EXCLUDED.date_in_force,
@@ -106,7 +118,27 @@ export async function upsertDocument(
       doc.lastUpdated,
       doc.isAmendment,
       p.runId,
+      p.dokid,
+      p.extractorVersion,
     ],
+  });
+}
+
+/**
+ * Language twins point at each other: every current document of the dokid gets twin_id = the other
+ * current document carrying it (null when there is none, and on a tombstoned document). Computed from the set of documents, so it ends the
+ * same whichever twin is written first; callers hold the dokid lock.
+ */
+export async function updateTwinPointers(c: pg.PoolClient, dokid: string): Promise<void> {
+  await c.query({
+    name: 'parser-twin-pointers',
+    text: `UPDATE documents d SET twin_id = t.twin
+     FROM (SELECT d2.document_id,
+             CASE WHEN d2.status = 'active' THEN (SELECT min(o.document_id) FROM documents o
+              WHERE o.dokid = d2.dokid AND o.document_id <> d2.document_id AND o.status = 'active') END AS twin
+           FROM documents d2 WHERE d2.dokid = $1) t
+     WHERE d.document_id = t.document_id AND d.twin_id IS DISTINCT FROM t.twin`,
+    values: [dokid],
   });
 }
 
@@ -144,10 +176,10 @@ export async function replaceDocumentContent(
   await c.query({
     name: 'parser-replace-content',
     text: `WITH s AS (
-       INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord)
+       INSERT INTO sections (document_id, section_key, parent_key, kind, number, title, heading_path, text, notes, repealed, text_hash, ord, data_name)
        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
          CASE WHEN $26::boolean THEN (string_to_array($8::text, E'\\x1f'))[2:] ELSE $8::text[] END,
-         $9::text[], $10::boolean[], $11::text[], $12::int[])
+         $9::text[], $10::boolean[], $11::text[], $12::int[], $27::text[])
      ), ch AS (
        INSERT INTO chunks (chunk_id, document_id, section_key, ord, heading_path, text, token_count)
        SELECT x.c, $1, x.k, x.o, x.h,
@@ -184,6 +216,7 @@ export async function replaceDocumentContent(
       spans.from,
       spans.length,
       texts.packed,
+      s.map((x) => x.dataName),
     ],
   });
 }

@@ -1,10 +1,9 @@
 import { UnrecoverableError, type Worker } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
-import { maybeCompleteRun } from '@lovsync/shared/db';
 import { parseQueue, type ParseJobData } from '@lovsync/shared/queues';
 import { createQueueWorker } from '@lovsync/shared/queues/worker';
 import { MalformedDocumentError } from './extract/index.ts';
-import { markFailed, processParseJob, type ParseOutcome } from './parse-job.ts';
+import { finishParseJob, processParseJob, type ParseOutcome } from './parse-job.ts';
 
 export interface ParseWorkerHooks {
   onDuration?: (seconds: number, outcome: string) => void;
@@ -34,8 +33,7 @@ export function createParseWorker(
           err instanceof MalformedDocumentError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (final) {
           log.warn({ runId: data.runId, path: data.path, err: message }, 'parse failed for good');
-          await markFailed(ctx.database.pool, data.fileChangeId, message);
-          await maybeCompleteRun(ctx.database.pool, data.runId, ctx.config.PARSE_FAILURE_THRESHOLD);
+          await finishParseJob(ctx, data, message);
           opts.hooks?.onDuration?.((performance.now() - started) / 1000, 'failed');
         }
         if (err instanceof MalformedDocumentError)

@@ -105,13 +105,20 @@ export async function syncDataset(
         dataset,
       ]);
       const current = new Map<string, string>();
-      const cur = await client.query<{ path: string; hash: string }>(
-        `SELECT path, hash FROM files WHERE dataset = $1 AND status <> 'removed'`,
+      // Contents whose blob is missing (files adopted by import-lovlig) are stored when read, so
+      // that `lovsync reparse` can derive their documents.
+      const stored = new Map<string, string>();
+      const cur = await client.query<{ path: string; hash: string; stored: boolean }>(
+        `SELECT f.path, f.hash, EXISTS (SELECT 1 FROM blobs b WHERE b.hash = f.hash) AS stored
+         FROM files f WHERE f.dataset = $1 AND f.status <> 'removed'`,
         [dataset],
       );
-      for (const r of cur.rows) current.set(r.path, r.hash);
+      for (const r of cur.rows) {
+        current.set(r.path, r.hash);
+        if (r.stored) stored.set(r.path, r.hash);
+      }
       p.progress?.reading(dataset, current.size || null);
-      const writer = new ManifestWriter(client, p.runId, dataset, current);
+      const writer = new ManifestWriter(client, p.runId, dataset, stored);
       const seen = new Set<string>();
       let currentSeen = 0;
       const read = await readArchive(download.path, {

@@ -14,6 +14,7 @@ import {
 } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
 import { registerHistoryCommands } from './history-commands.ts';
+import { reparseCommand, reparseSelector } from './reparse-command.ts';
 import { addSubscriptionCommands } from './subscribe-commands.ts';
 import type { Role } from '../compose/roles.ts';
 
@@ -157,6 +158,35 @@ program
   .action(importLovligCommand);
 
 registerHistoryCommands(program);
+program
+  .command('reparse')
+  .description('re-derive documents from the stored blobs of the current files, through the parse queue')
+  .option('--all', 'every current file')
+  .option('--dataset <name>', 'the current files of one dataset')
+  .option('--document <id>', 'the current file(s) carrying one document')
+  .option('--no-wait', 'only enqueue (running parser services do the work)')
+  .option('--json', 'print the summary as JSON', false)
+  .action(async (o: { all?: boolean; dataset?: string; document?: string; wait: boolean; json: boolean }) => {
+    const selector = reparseSelector(o);
+    const cfg = config();
+    const log = createLogger({ level: cfg.LOG_LEVEL, stderr: true });
+    const r = await reparseCommand(cfg, selector, { wait: o.wait, log });
+    if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else
+      process.stdout.write(
+        [
+          `run ${r.run.id} (reparse) ${r.run.status}: ${r.files} file(s)`,
+          `  parsed:    ${r.run.parseSucceeded}/${r.run.parseTotal} succeeded, ${r.run.parseFailed} failed`,
+          `  documents: ${
+            Object.entries(r.documents)
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ') || 'no change'
+          }`,
+          '',
+        ].join('\n'),
+      );
+    process.exitCode = r.run.status === 'failed' ? 1 : 0;
+  });
 addSubscriptionCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -14,12 +14,12 @@ export const parseJobSchema = z
     fileChangeId: z.number().int().positive(),
     dataset: z.string().min(1),
     path: z.string().min(1),
-    change: z.enum(['added', 'modified', 'removed']),
+    change: z.enum(['added', 'modified', 'removed', 'reparse']),
     newHash: hash.nullable(),
     oldHash: hash.nullable(),
   })
   .refine((j) => (j.change === 'removed' ? j.oldHash !== null : j.newHash !== null), {
-    message: 'added/modified jobs need newHash, removed jobs need oldHash',
+    message: 'added/modified/reparse jobs need newHash, removed jobs need oldHash',
   });
 export type ParseJobData = z.infer<typeof parseJobSchema>;
 

@@ -14,7 +14,16 @@ import { sql } from 'drizzle-orm';
 export const documents = pgTable(
   'documents',
   {
+    /** The storage key: the dokid, or `${dokid}@${lang}` for a language twin's file (`…-nn.xml`); migration 0007. */
     documentId: text('document_id').primaryKey(),
+    /** The dokid as published (shared by language twins). */
+    dokid: text('dokid').notNull(),
+    /** The other language version carrying the same dokid, when both are current. */
+    twinId: text('twin_id'),
+    /** The extractor version that derived the stored sections/chunks/cross-references. */
+    extractorVersion: text('extractor_version'),
+    /** `dataset/path` of the file that carried the document before the run of last_run_id. */
+    previousCarrier: text('previous_carrier'),
     refid: text('refid').notNull(),
     dataset: text('dataset').notNull(),
     path: text('path').notNull(),
@@ -39,7 +48,11 @@ export const documents = pgTable(
     lastRunId: integer('last_run_id').notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('documents_refid_idx').on(t.refid), index('documents_file_idx').on(t.dataset, t.path)],
+  (t) => [
+    index('documents_refid_idx').on(t.refid),
+    index('documents_file_idx').on(t.dataset, t.path),
+    index('documents_dokid_idx').on(t.dokid),
+  ],
 );
 
 export const sections = pgTable(
@@ -49,7 +62,7 @@ export const sections = pgTable(
       .notNull()
       .references(() => documents.documentId, { onDelete: 'cascade' }),
     sectionKey: text('section_key').notNull(),
-    /** The raw data-name / URL segment the (normalised) section_key was made from; see README. */
+    /** The raw data-name / URL segment the (normalised) section_key was made from (migration 0011); see README. */
     dataName: text('data_name'),
     parentKey: text('parent_key'),
     kind: text('kind', { enum: ['chapter', 'article', 'future_article', 'text_block'] }).notNull(),
@@ -139,7 +152,8 @@ export const documentChanges = pgTable(
     runId: integer('run_id').notNull(),
     documentId: text('document_id').notNull(),
     change: text('change', { enum: ['added', 'modified', 'removed'] }).notNull(),
-    kind: text('kind', { enum: ['amendment', 'editorial'] }),
+    /** amendment / editorial for a modified file; `reparse` when only the extractor caused the change. */
+    kind: text('kind', { enum: ['amendment', 'editorial', 'reparse'] }),
     dataset: text('dataset').notNull(),
     path: text('path').notNull(),
     sectionsAdded: integer('sections_added').notNull().default(0),

@@ -75,7 +75,8 @@ export const fileChanges = pgTable(
       .references(() => syncRuns.id, { onDelete: 'cascade' }),
     dataset: text('dataset').notNull(),
     path: text('path').notNull(),
-    change: text('change', { enum: ['added', 'modified', 'removed'] }).notNull(),
+    /** `reparse`: not a file change but a `lovsync reparse` work item (old_hash = new_hash). */
+    change: text('change', { enum: ['added', 'modified', 'removed', 'reparse'] }).notNull(),
     oldHash: text('old_hash'),
     newHash: text('new_hash'),
     oldSize: bigint('old_size', { mode: 'number' }),
@@ -85,6 +86,10 @@ export const fileChanges = pgTable(
       .default('pending'),
     parseError: text('parse_error'),
     parsedAt: timestamp('parsed_at', { withTimezone: true }),
+    /** The document the parsed file carries (migration 0007). */
+    documentId: text('document_id'),
+    /** `dataset/path` of another current file carrying the same document id (a dokid collision). */
+    collision: text('collision'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

@@ -18,7 +18,7 @@ export const syncRuns = pgTable(
   'sync_runs',
   {
     id: serial('id').primaryKey(),
-    trigger: text('trigger', { enum: ['schedule', 'poll', 'manual', 'api'] }).notNull(),
+    trigger: text('trigger', { enum: ['schedule', 'poll', 'manual', 'api', 'reparse'] }).notNull(),
     status: text('status', { enum: ['running', 'succeeded', 'partial', 'failed'] })
       .notNull()
       .default('running'),
