@@ -1,6 +1,7 @@
 export {
   createSyncWorker,
   requestSync,
+  ForcedSyncRateLimitedError,
   startPoller,
   upsertSyncSchedule,
   attachWorkerLogging,

@@ -121,7 +121,15 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
 
   if (queues) {
     app.use(BULL_BOARD_PATH, bullBoardRouter(queues, { allowMutations: cfg.DASHBOARD_ALLOW_MUTATIONS }));
-    app.use('/api', apiRouter({ pool: ctx.database.pool, queues, log }));
+    app.use(
+      '/api',
+      apiRouter({
+        pool: ctx.database.pool,
+        queues,
+        log,
+        forcedMinIntervalSeconds: cfg.FORCED_SYNC_MIN_INTERVAL_SECONDS,
+      }),
+    );
     app.use(pagesRouter({ pool: ctx.database.pool, timeZone: cfg.SYNC_TZ }));
   }
   app.use(notFound);
