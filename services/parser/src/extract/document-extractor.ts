@@ -24,6 +24,8 @@ import type {
   SectionKind,
 } from './types.ts';
 
+/** The longest dokid (= document id) accepted; longer ones are refused as malformed. */
+export const MAX_DOKID_LENGTH = 200;
 /**
  * Stream one Lovdata XML document through a strict XML parser (saxes: sax's event model at about
  * twice its speed; see bench/parse) and return its document fields, sections (units), chunks and
@@ -845,6 +847,11 @@ class DocumentExtractor {
   async result(): Promise<ExtractedDocument> {
     const h = this.header.build();
     if (h.dokid === null) throw new MalformedDocumentError('document has no dokid');
+    // Real dokids are ~20-40 characters (NL/lov/1999-03-26-17); a 100,000-character one is an attack.
+    if (h.dokid.length > MAX_DOKID_LENGTH)
+      throw new MalformedDocumentError(
+        `dokid is ${h.dokid.length} characters long, more than ${MAX_DOKID_LENGTH} (starts ${JSON.stringify(h.dokid.slice(0, 40))})`,
+      );
     const documentId = h.dokid;
     const refid = h.refid ?? documentId.slice(documentId.indexOf('/') + 1);
     const title = h.title ?? joinNormalised(this.h1Parts) ?? '';
