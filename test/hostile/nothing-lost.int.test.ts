@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSyncWorker, requestSync, runSync, upsertSyncSchedule } from '@lovsync/sync';
-import { createDiffWorker, reconcile } from '@lovsync/differ';
+import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
 import { getRun } from '@lovsync/shared/db';
 import { buildTarBz2, editEntries, fixtureEntries } from '../archive/archive-builder.ts';
@@ -91,10 +91,6 @@ async function goodSync(): Promise<Record<string, string>> {
 /** The list as the emulator serves it, to hand back edited with a list-override fault. */
 async function realList(): Promise<{ filename: string }[]> {
   return (await (await fetch(`${emu.url}/v1/publicData/list`)).json()) as { filename: string }[];
-}
-
-async function runs(): Promise<{ id: number; status: string; error: string | null }[]> {
-  return rows(env, 'SELECT id, status, error FROM sync_runs ORDER BY id');
 }
 
 beforeAll(async () => {
@@ -391,7 +387,10 @@ describe('#17.8 Redis restarted while the sync is downloading', () => {
       }
       expect(seen.length).toBeGreaterThan(0);
       expect(new Set(seen)).toEqual(new Set(['running']));
-      const run = await waitForRun(ctx, runId, 120_000);
+      // From here on as `serve --role differ` does: the reconciler re-derives the jobs the Redis
+      // restart lost (e.g. the diff job of the dataset that was manifested before it).
+      const reconciler = startReconciler(ctx, 1_000);
+      const run = await waitForRun(ctx, runId, 120_000).finally(() => reconciler.stop());
       expect(run.status).toBe('succeeded');
       const [fc] = await rows<{
         added: number;
