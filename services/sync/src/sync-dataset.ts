@@ -37,11 +37,18 @@ export async function syncDataset(
   const dataset = p.listing.filename;
   const log = ctx.log.child({ runId: p.runId, dataset });
   const t0 = performance.now();
-  await database.pool.query(
-    `INSERT INTO run_datasets (run_id, dataset, status, last_modified) VALUES ($1, $2, 'downloading', $3)
+  // Only while the run is still running: a run failed meanwhile (interrupted, or by the reconciler)
+  // has released what it held, and must not gain a 'downloading' dataset after that.
+  const started = await database.pool.query(
+    `INSERT INTO run_datasets (run_id, dataset, status, last_modified)
+     SELECT $1, $2, 'downloading', $3 FROM sync_runs WHERE id = $1 AND status = 'running'
      ON CONFLICT (run_id, dataset) DO UPDATE SET status = 'downloading', error = NULL, updated_at = now()`,
     [p.runId, dataset, p.listing.lastModified],
   );
+  if (started.rowCount === 0) {
+    log.warn('run has ended (failed or interrupted); dataset not synced');
+    return { dataset, outcome: 'failed', error: `run ${p.runId} has ended before this dataset was synced` };
+  }
   const stored = (
     await database.pool.query<{ etag: string | null; last_modified: Date | null; listed: boolean }>(
       'SELECT etag, last_modified, listed FROM datasets WHERE name = $1',
@@ -80,7 +87,7 @@ export async function syncDataset(
     if (download.status === 'not-modified') {
       log.info('archive not modified (304)');
       await database.pool.query(
-        `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2`,
+        `UPDATE run_datasets SET status = 'unchanged', updated_at = now() WHERE run_id = $1 AND dataset = $2 AND status = 'downloading'`,
         [p.runId, dataset],
       );
       return { dataset, outcome: 'unchanged' };
