@@ -33,12 +33,10 @@ export function bullBoardRouter(queues: Queues, opts: { allowMutations: boolean 
   const guarded = Router();
   guarded.use((req, res, next) => {
     if (req.method === 'GET' || req.method === 'HEAD') return next();
-    res
-      .status(405)
-      .json({
-        error: 'Bull Board is read-only (set DASHBOARD_ALLOW_MUTATIONS=true to allow changes)',
-        status: 405,
-      });
+    res.status(405).json({
+      error: 'Bull Board is read-only (set DASHBOARD_ALLOW_MUTATIONS=true to allow changes)',
+      status: 405,
+    });
   });
   guarded.use(board);
   return guarded;
