@@ -112,9 +112,22 @@ beforeEach(async () => {
   await buildTarBz2(fixtureEntries('gjeldende-lover'), join(archives, A));
   await buildTarBz2(fixtureEntries('lovtidend-avd1-2025'), join(archives, B));
 });
-afterEach(async () => {
+const closers: (() => Promise<unknown>)[] = [];
+async function closeAll(): Promise<void> {
   await Promise.all(children.splice(0).map((c) => stopProcess(c, 'SIGKILL')));
-});
+  await Promise.all(closers.splice(0).map((c) => c()));
+}
+afterEach(closeAll);
+
+/** The sync role is up again after the crash: a live sync worker (in this process, on its own connections). */
+async function syncRoleUp(): Promise<void> {
+  const c = createTestContext(env, overrides());
+  const w = await createSyncWorker(c);
+  closers.push(async () => {
+    await w.close(true);
+    await c.close();
+  });
+}
 
 describe('#17.1 / #16.14 interrupted runs release what they hold', () => {
   it('SIGKILL of the sync plus a Redis restart after one manifest committed: the run ends failed with a reason, its manifest is released, and the next run diffs that dataset', async () => {
@@ -140,7 +153,7 @@ describe('#17.1 / #16.14 interrupted runs release what they hold', () => {
     await stopProcess(sync, 'SIGKILL');
     await deleteRedisPrefix(env.prefix);
     // The sync role is up again (a new sync worker) and the cron scheduler's next job waits, delayed.
-    children.push(await startWorkerProcess('sync', penv));
+    await syncRoleUp();
     await upsertSyncSchedule(ctx);
     emu.setFault(null);
 
@@ -161,7 +174,7 @@ describe('#17.1 / #16.14 interrupted runs release what they hold', () => {
     await expectNoRunRunning();
 
     // Later runs are not held up by the released manifest: A gets its diff and its documents.
-    await Promise.all(children.splice(0).map((c) => stopProcess(c, 'SIGKILL')));
+    await closeAll();
     const next = await syncAndDiff(ctx);
     await parsePending(ctx, next.runId);
     expect((await getRun(env.database.pool, next.runId))!.status).toBe('succeeded');
@@ -193,7 +206,7 @@ describe('#17.1 / #16.14 interrupted runs release what they hold', () => {
     });
     await stopProcess(sync, 'SIGKILL');
     await deleteRedisPrefix(env.prefix);
-    children.push(await startWorkerProcess('sync', penv));
+    await syncRoleUp();
     await upsertSyncSchedule(ctx);
     expect(await ctx.queues.sync.getDelayedCount()).toBe(1);
     await until('run failed by the reconciler', async () => {
