@@ -6,7 +6,7 @@
 #   docker run lovsync lovsync serve --role parser       # or sync | differ
 #   docker run lovsync lovsync migrate                   # one-shot migration
 #
-# TypeScript runs through tsx (a production dependency of @lovsync/cli), so there is no build step:
+# TypeScript runs through tsx (a production dependency of @lovsync/app), so there is no build step:
 # the image is the locked production dependencies plus the sources.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -18,11 +18,13 @@ RUN npm install -g pnpm@12.4.2 && npm cache clean --force
 WORKDIR /app
 # Manifests first: this layer is rebuilt only when dependencies change, not on every source edit.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
-COPY packages/cli/package.json packages/cli/
+COPY apps/lovsync/package.json apps/lovsync/
 COPY packages/shared/package.json packages/shared/
 COPY services/sync/package.json services/sync/
 COPY services/differ/package.json services/differ/
 COPY services/parser/package.json services/parser/
+# Test-only package: its manifest keeps the lockfile whole; --prod installs none of its (dev) dependencies.
+COPY packages/testkit/package.json packages/testkit/
 # --prod prunes the root devDependencies (vitest, eslint, typescript, playwright...) and every
 # package's devDependencies; --frozen-lockfile fails the build if the lockfile is out of date.
 RUN --mount=type=cache,id=lovsync-pnpm-store,target=/pnpm/store \
@@ -44,12 +46,12 @@ COPY --from=deps /app ./
 COPY tsconfig.json ./
 COPY packages/shared/src packages/shared/src
 COPY packages/shared/drizzle packages/shared/drizzle
-COPY packages/cli/bin packages/cli/bin
-COPY packages/cli/src packages/cli/src
+COPY apps/lovsync/bin apps/lovsync/bin
+COPY apps/lovsync/src apps/lovsync/src
 COPY services/sync/src services/sync/src
 COPY services/differ/src services/differ/src
 COPY services/parser/src services/parser/src
-RUN printf '#!/bin/sh\nexec node /app/packages/cli/bin/lovsync.js "$@"\n' > /usr/local/bin/lovsync \
+RUN printf '#!/bin/sh\nexec node /app/apps/lovsync/bin/lovsync.js "$@"\n' > /usr/local/bin/lovsync \
  && chmod 0755 /usr/local/bin/lovsync \
  && mkdir -p /data/raw \
  && chown -R node:node /data
@@ -59,4 +61,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "packages/cli/bin/lovsync.js", "serve", "--role", "all"]
+CMD ["node", "apps/lovsync/bin/lovsync.js", "serve", "--role", "all"]

@@ -46,7 +46,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/shared/src/config.ts', 'test/**', 'bench/**', 'packages/shared/drizzle.config.ts'],
+    files: [
+      'packages/shared/src/config.ts',
+      'packages/testkit/**',
+      'test/**',
+      'bench/**',
+      'packages/shared/drizzle.config.ts',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -21,8 +21,8 @@ import type pg from 'pg';
 import { processDiffJob, applyDiff } from '@lovsync/differ';
 import { createRun, finishSyncPhase, maybeCompleteRun } from '@lovsync/shared/db';
 import type { DiffJobData } from '@lovsync/shared/queues';
-import { createTestContext } from '../test/support/context.ts';
-import { createTestEnv } from '../test/support/harness.ts';
+import { createTestContext } from '@lovsync/testkit/support/context';
+import { createTestEnv } from '@lovsync/testkit/support/harness';
 import { fmt, log, printTable, summarise, verdict } from './lib/stats.ts';
 
 const REPS = Number(process.env.REPS ?? 5);

@@ -2,7 +2,7 @@
  * bench/e2e (issue 7): a cold `lovsync run` of a corpus sized like gjeldende-sentrale-forskrifter
  * (~3,400 documents, ~21 MB tar.bz2) from the emulator, then an incremental `lovsync run` after the
  * archive was rebuilt with 1% of its files edited (editEntries: one ledd each). Both are the real
- * CLI in a child process (`node --import tsx packages/cli/src/main.ts run --json`, one process with
+ * CLI in a child process (`node --import tsx apps/lovsync/src/cli/main.ts run --json`, one process with
  * the sync, diff and parse workers; PARSER_CONCURRENCY 8, the default), on a fresh database per repetition.
  *
  * Phases come from the run's own records: download and decompress+hash (the sync's readMs: bzip2,
@@ -20,10 +20,10 @@
 import { spawn } from 'node:child_process';
 import { link, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '../test/emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import { sampleBackendCpu } from './lib/backend-sampler.ts';
-import type { RunCycleResult } from '../packages/cli/src/run-cycle.ts';
+import type { RunCycleResult } from '@lovsync/app/compose/run-cycle';
 import { collectOutput, ROOT, timeShell } from './lib/proc.ts';
 import { waitForQuiet } from './lib/quiet.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';
@@ -104,7 +104,7 @@ async function runCli(
       process.execPath,
       '--import',
       'tsx',
-      'packages/cli/src/main.ts',
+      'apps/lovsync/src/cli/main.ts',
       'run',
       '--json',
     ],

@@ -25,11 +25,11 @@ import sax from 'sax';
 import { SaxesParser } from 'saxes';
 import { enqueuePendingParses } from '@lovsync/differ';
 import { parseConfig } from '@lovsync/shared/config';
-import { createRuntime } from '../packages/cli/src/runtime.ts';
-import { buildTarBz2, syntheticCorpus } from '../test/archive/archive-builder.ts';
-import { contentSize } from '../test/archive/archive-entry.ts';
-import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../test/support/harness.ts';
-import { startWorkerProcess, stopProcess } from '../test/support/processes.ts';
+import { createRuntime } from '@lovsync/shared/runtime';
+import { buildTarBz2, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
+import { contentSize } from '@lovsync/testkit/archive/archive-entry';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '@lovsync/testkit/support/harness';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
 import {
   machineCpuSeconds,
   mainThreadCpuSeconds,

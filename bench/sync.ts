@@ -11,8 +11,8 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startEmulator, type Emulator } from '../test/emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../test/support/harness.ts';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import { runNodeChild, timeShell } from './lib/proc.ts';
 import type { SyncPhaseResult } from './lib/sync-phase.ts';
 import { fmt, log, MB, MiB, printTable, summarise, verdict } from './lib/stats.ts';

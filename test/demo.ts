@@ -7,8 +7,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { buildFixtureArchives } from './archive/archive-builder.ts';
-import { startEmulator } from './emulator/server.ts';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator } from '@lovsync/testkit/emulator/server';
 
 const dir = await mkdtemp(join(tmpdir(), 'lovsync-demo-'));
 const built = await buildFixtureArchives(dir);
@@ -17,7 +17,7 @@ const emulator = await startEmulator({ dir });
 process.stderr.write(`emulator ${emulator.url} serving ${built.join(', ')}\n`);
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', 'packages/cli/src/main.ts', 'run', ...process.argv.slice(2)],
+  ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', ...process.argv.slice(2)],
   {
     stdio: 'inherit',
     env: {

@@ -4,10 +4,10 @@
  * pending file_changes rows; plus the poll that waits until a run has none pending.
  */
 import pg from 'pg';
-import { createTestContext } from '../../test/support/context.ts';
-import { syncAndDiff } from '../../test/support/cycle.ts';
-import { startEmulator } from '../../test/emulator/server.ts';
-import { PG_ADMIN_URL, type TestEnv } from '../../test/support/harness.ts';
+import { createTestContext } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
+import { startEmulator } from '@lovsync/testkit/emulator/server';
+import { PG_ADMIN_URL, type TestEnv } from '@lovsync/testkit/support/harness';
 
 /** Runs `fn` on a connection to the maintenance database (CREATE/DROP DATABASE). */
 export async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { WORKER_PROCESS } from '@lovsync/testkit/support/processes';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -73,23 +74,19 @@ export async function runNodeChild<T>(
 }
 
 /**
- * Like test/support/processes.ts startWorkerProcess, with node flags first (--cpu-prof is not
- * allowed in NODE_OPTIONS): starts test/support/worker-process.ts and waits for its "ready".
+ * Like @lovsync/testkit/support/processes startWorkerProcess, with node flags first (--cpu-prof is not
+ * allowed in NODE_OPTIONS): starts the worker process (WORKER_PROCESS) and waits for its "ready".
  */
 export async function startWorkerWithFlags(
   role: string,
   env: Record<string, string>,
   nodeFlags: string[],
 ): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [...nodeFlags, '--import', 'tsx', 'test/support/worker-process.ts', role],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', WORKER_PROCESS, role], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   await new Promise<void>((resolve, reject) => {

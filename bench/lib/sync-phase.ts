@@ -7,7 +7,7 @@ import { processDiffJob } from '@lovsync/differ';
 import { parseConfig } from '@lovsync/shared/config';
 import { createLogger } from '@lovsync/shared/logger';
 import { runSync } from '@lovsync/sync';
-import { createRuntime } from '../../packages/cli/src/runtime.ts';
+import { createRuntime } from '@lovsync/shared/runtime';
 import { peakRss, reportResult } from './proc.ts';
 
 export interface SyncPhaseResult {

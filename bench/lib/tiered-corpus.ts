@@ -7,8 +7,8 @@ import {
   fixtureEntries,
   syntheticCorpus,
   type ArchiveEntry,
-} from '../../test/archive/archive-builder.ts';
-import { contentSize } from '../../test/archive/archive-entry.ts';
+} from '@lovsync/testkit/archive/archive-builder';
+import { contentSize } from '@lovsync/testkit/archive/archive-entry';
 import { log } from './stats.ts';
 
 /** Copies per fixture by its size, so that a corpus has the shape of a real archive. */

@@ -21,8 +21,8 @@ import {
   syntheticCorpus,
   syntheticCorpusEditedPaths,
   truncateFile,
-} from './archive-builder.ts';
-import type { ArchiveEntry } from './archive-builder.ts';
+} from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-builder';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/lovdata/', import.meta.url));
 const XMLLINT = '/usr/bin/xmllint';

@@ -22,12 +22,12 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { getRun } from '@lovsync/shared/db';
 import { requestSync } from '@lovsync/sync';
-import { buildTarBz2, fixtureEntries, syntheticCorpus } from '../archive/archive-builder.ts';
-import { startEmulator } from '../emulator/server.ts';
-import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
-import { startWorkerProcess, stopProcess } from '../support/processes.ts';
+import { buildTarBz2, fixtureEntries, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
 
 export interface ChaosOptions {
   docs: number;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixtureArchives } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { rows } from '../support/context.ts';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { rows } from '@lovsync/testkit/support/context';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -17,7 +17,7 @@ let emu: Emulator;
 
 async function lovsync(args: string[], extraEnv: Record<string, string> = {}) {
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', ...args], {
+    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }), ...extraEnv },
     });

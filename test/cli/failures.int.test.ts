@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixtureArchives } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { rows } from '../support/context.ts';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { rows } from '@lovsync/testkit/support/context';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -23,7 +23,7 @@ let emu: Emulator;
 async function lovsync(args: string[], extraEnv: Record<string, string> = {}) {
   const t0 = performance.now();
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', ...args], {
+    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }), ...extraEnv },
       timeout: 50_000,
@@ -73,7 +73,7 @@ describe('Redis down', () => {
   it('`lovsync serve` keeps retrying and reports not ready on /readyz, naming Redis', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'packages/cli/src/main.ts', 'serve', '--role', 'parser'],
+      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'serve', '--role', 'parser'],
       {
         cwd: ROOT,
         env: { ...process.env, ...env.env({ REDIS_URL: DOWN_REDIS, HTTP_PORT: '0', LOG_LEVEL: 'info' }) },

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixtureArchives } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createQueues } from '../../packages/shared/src/queues/index.ts';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createQueues } from '@lovsync/shared/queues';
 import { Redis } from 'ioredis';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,11 +43,15 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s on `lovsync run`', (signal) =>
       ...process.env,
       ...env.env({ LOVDATA_API_URL: emu.url, SHUTDOWN_TIMEOUT_SECONDS: '3' }),
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'run', '--force'], {
-      cwd: ROOT,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--force'],
+      {
+        cwd: ROOT,
+        env: childEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -97,7 +101,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s on `lovsync run`', (signal) =>
     const t1 = performance.now();
     const next = await exec(
       process.execPath,
-      ['--import', 'tsx', 'packages/cli/src/main.ts', 'run', '--json'],
+      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
       {
         cwd: ROOT,
         env: childEnv,

@@ -7,11 +7,11 @@ import { applyDiff, enqueuePendingParses, processDiffJob, reconcile } from '@lov
 import { createRun, finishSyncPhase, getRun } from '@lovsync/shared/db';
 import { hashBytes } from '@lovsync/shared/hash';
 import { parseJobId } from '@lovsync/shared/queues';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { startWorkerProcess, stopProcess } from '../support/processes.ts';
-import { waitForRun } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
+import { waitForRun } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 let env: TestEnv;
 let ctx: Runtime;

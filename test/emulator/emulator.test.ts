@@ -4,9 +4,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixtureArchives, buildZip, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator } from './server.ts';
-import type { Emulator, ListEntry } from './server.ts';
+import { buildFixtureArchives, buildZip, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator } from '@lovsync/testkit/emulator/server';
+import type { Emulator, ListEntry } from '@lovsync/testkit/emulator/server';
 
 const GJELDENDE = 'gjeldende-lover.tar.bz2';
 const LOVTIDEND = 'lovtidend-avd1-2025.tar.bz2';

@@ -15,14 +15,14 @@ import { createSyncWorker, requestSync, runSync } from '@lovsync/sync';
 import { createDiffWorker, startReconciler } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
 import { getRun } from '@lovsync/shared/db';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../support/harness.ts';
-import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff, waitForRun } from '../support/cycle.ts';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer } from '../../packages/cli/src/http/server.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '@lovsync/testkit/support/harness';
+import { contentDigest, createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff, waitForRun } from '@lovsync/testkit/support/cycle';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer } from '@lovsync/app/http/server';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -216,11 +216,15 @@ describe('sync --wait', () => {
       // As `serve --role differ` does: re-derives the jobs the Redis restart lost.
       reconciler = startReconciler(ctx, 1_000);
       emu.setFault({ kind: 'slow', bytesPerSecond: 10_000, dataset: A });
-      const cli = exec(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', 'sync', '--wait'], {
-        cwd: ROOT,
-        env: { ...process.env, ...env.env(overrides()) },
-        timeout: 120_000,
-      }).then(
+      const cli = exec(
+        process.execPath,
+        ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'sync', '--wait'],
+        {
+          cwd: ROOT,
+          env: { ...process.env, ...env.env(overrides()) },
+          timeout: 120_000,
+        },
+      ).then(
         (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({
           code: e.code,

@@ -7,13 +7,13 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTarBz2, buildZip, fixtureEntries } from '../archive/archive-builder.ts';
-import type { ArchiveEntry } from '../archive/archive-entry.ts';
-import { bombEntry, entityExpansionEntry } from '../archive/hostile-archives.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { rows } from '../support/context.ts';
-import { runCycle } from '../../packages/cli/src/run-cycle.ts';
+import { buildTarBz2, buildZip, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-entry';
+import { bombEntry, entityExpansionEntry } from '@lovsync/testkit/archive/hostile-archives';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { rows } from '@lovsync/testkit/support/context';
+import { runCycle } from '@lovsync/app/compose/run-cycle';
 
 const DS = 'gjeldende-lover.tar.bz2';
 const HUSLEIE = 'nl/nl-19990326-017.xml';

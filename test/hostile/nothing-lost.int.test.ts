@@ -16,13 +16,13 @@ import { createSyncWorker, requestSync, runSync, upsertSyncSchedule } from '@lov
 import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
 import { getRun } from '@lovsync/shared/db';
-import { buildTarBz2, editEntries, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../support/harness.ts';
-import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff, waitForRun } from '../support/cycle.ts';
-import { startWorkerProcess, stopProcess } from '../support/processes.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, editEntries, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '@lovsync/testkit/support/harness';
+import { contentDigest, createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff, waitForRun } from '@lovsync/testkit/support/cycle';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 const A = 'gjeldende-lover.tar.bz2'; // 8 files
 const B = 'gjeldende-lovtidend.tar.bz2'; // 13 files

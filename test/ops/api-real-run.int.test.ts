@@ -7,20 +7,20 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer, type HttpServer } from '../../packages/cli/src/http/server.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer, type HttpServer } from '@lovsync/app/http/server';
+import type { Runtime } from '@lovsync/shared/runtime';
 import {
   buildFixtureArchives,
   buildTarBz2,
   EDIT_MARKER,
   editEntries,
   fixtureEntries,
-} from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { parsePending, syncAndDiff } from '../support/cycle.ts';
+} from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { parsePending, syncAndDiff } from '@lovsync/testkit/support/cycle';
 
 const USER = 'api';
 const PASSWORD = 'api test password';

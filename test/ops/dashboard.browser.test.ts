@@ -8,10 +8,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer } from '../../packages/cli/src/http/server.ts';
-import { createRuntime, type Runtime } from '../../packages/cli/src/runtime.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer } from '@lovsync/app/http/server';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import { DOC_ID, seedHistory, type Seeded } from './seed.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -5,10 +5,10 @@
  * section texts, and a document id (also used inside an href).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer } from '../../packages/cli/src/http/server.ts';
-import { createRuntime, type Runtime } from '../../packages/cli/src/runtime.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer } from '@lovsync/app/http/server';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 
 const X = (tag: string) => `"'><script>alert('${tag}')</script><img src=x onerror=alert('${tag}')>`;
 const DOC = `NL/lov/2001-01-01-1${X('docid')}`;

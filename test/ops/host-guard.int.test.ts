@@ -6,10 +6,10 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer } from '../../packages/cli/src/http/server.ts';
-import { createRuntime, type Runtime } from '../../packages/cli/src/runtime.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer } from '@lovsync/app/http/server';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 
 type Started = Awaited<ReturnType<typeof startHttpServer>>;
 const USER = 'admin';

@@ -4,10 +4,10 @@
  * readiness and metrics, and fast failures while Redis is down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../packages/cli/src/http/metrics.ts';
-import { startHttpServer } from '../../packages/cli/src/http/server.ts';
-import { createRuntime, type Runtime } from '../../packages/cli/src/runtime.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { createMetrics } from '@lovsync/app/http/metrics';
+import { startHttpServer } from '@lovsync/app/http/server';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import { captureLogger, type LogLine } from './capture-logger.ts';
 import { DOC_ID, DOC_ID_2, seedHistory, type Seeded } from './seed.ts';
 

@@ -19,13 +19,13 @@ import type { Job } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParseJobData } from '@lovsync/shared/queues';
-import { EXIT_FORCED } from '../../packages/cli/src/serve.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
-import { buildTarBz2, syntheticCorpus } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
+import { EXIT_FORCED } from '@lovsync/app/compose/serve';
+import type { Runtime } from '@lovsync/shared/runtime';
+import { buildTarBz2, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SHUTDOWN_TIMEOUT_SECONDS = 10;
@@ -47,11 +47,11 @@ interface Served {
   running(): boolean;
 }
 
-/** `node --import tsx packages/cli/src/main.ts serve --role parser`, waiting for "lovsync serving". */
+/** `node --import tsx apps/lovsync/src/cli/main.ts serve --role parser`, waiting for "lovsync serving". */
 async function serveParser(env: TestEnv, overrides: Record<string, string> = {}): Promise<Served> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'packages/cli/src/main.ts', 'serve', '--role', 'parser'],
+    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'serve', '--role', 'parser'],
     {
       cwd: ROOT,
       env: {

@@ -5,12 +5,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildTarBz2, syntheticCorpus } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff, waitForRun } from '../support/cycle.ts';
-import { startWorkerProcess, stopProcess } from '../support/processes.ts';
+import { buildTarBz2, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { contentDigest, createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff, waitForRun } from '@lovsync/testkit/support/cycle';
+import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
 
 let emu: Emulator;
 let archives: string;

@@ -15,7 +15,7 @@ import {
 } from '../../services/parser/src/document-writer.ts';
 import { extractDocument, type ExtractedDocument } from '../../services/parser/src/extract/index.ts';
 import { fixturePaths, readFixture } from '../../services/parser/src/extract/test-helpers.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 
 let env: TestEnv;
 beforeAll(async () => {

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSyncWorker, requestSync, startPoller } from '@lovsync/sync';
 import { createDiffWorker } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 let env: TestEnv;
 let emu: Emulator;

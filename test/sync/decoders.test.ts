@@ -13,7 +13,12 @@ import {
   readArchive,
   type Bzip2Decoder,
 } from '../../services/sync/src/archive-entries.ts';
-import { buildTarBz2, corruptBzip2Block, fixtureEntries, truncateFile } from '../archive/archive-builder.ts';
+import {
+  buildTarBz2,
+  corruptBzip2Block,
+  fixtureEntries,
+  truncateFile,
+} from '@lovsync/testkit/archive/archive-builder';
 
 /** How long a decoder may take to give up on a damaged 300 KB archive (a good read takes < 1 s). */
 const FAIL_WITHIN_MS = 10_000;

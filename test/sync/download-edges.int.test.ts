@@ -7,12 +7,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTarBz2, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, deleteRedisPrefix, type TestEnv } from '../support/harness.ts';
-import { contentDigest, createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, deleteRedisPrefix, type TestEnv } from '@lovsync/testkit/support/harness';
+import { contentDigest, createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 const DS = 'gjeldende-lover.tar.bz2';
 let env: TestEnv;

@@ -11,11 +11,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { importLovligState } from '@lovsync/sync';
 import { extractPath } from '../../services/sync/src/extract-dir.ts';
-import { buildTarBz2, corruptBzip2Block, fixtureEntries } from '../archive/archive-builder.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
+import { buildTarBz2, corruptBzip2Block, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const exec = promisify(execFile);
@@ -225,7 +225,7 @@ describe('import-lovlig', () => {
     );
     const r = await exec(
       process.execPath,
-      ['--import', 'tsx', 'packages/cli/src/main.ts', 'files', 'prune'],
+      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'files', 'prune'],
       {
         cwd: ROOT,
         env: { ...process.env, ...env.env({ EXTRACT_DIR: join(extractDir, 'sub') }) },

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { xxh3 } from '@node-rs/xxhash';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runSync } from '@lovsync/sync';
-import { buildTarBz2, buildZip, fixtureEntries } from '../archive/archive-builder.ts';
-import { bombEntry, corruptBzip2Block, truncateFile } from '../archive/hostile-archives.ts';
-import { startEmulator, type Emulator } from '../emulator/server.ts';
-import { createTestEnv, type TestEnv } from '../support/harness.ts';
-import { createTestContext, rows } from '../support/context.ts';
-import { syncAndDiff } from '../support/cycle.ts';
-import type { Runtime } from '../../packages/cli/src/runtime.ts';
+import { buildTarBz2, buildZip, fixtureEntries } from '@lovsync/testkit/archive/archive-builder';
+import { bombEntry, corruptBzip2Block, truncateFile } from '@lovsync/testkit/archive/hostile-archives';
+import { startEmulator, type Emulator } from '@lovsync/testkit/emulator/server';
+import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestContext, rows } from '@lovsync/testkit/support/context';
+import { syncAndDiff } from '@lovsync/testkit/support/cycle';
+import type { Runtime } from '@lovsync/shared/runtime';
 
 const DS = 'gjeldende-lover.tar.bz2';
 let env: TestEnv;
@@ -152,6 +152,33 @@ describe('sync of a real fixture archive', () => {
     expect(r2.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/text\/plain/) });
     const ds = await rows(env, 'SELECT * FROM datasets');
     expect(ds).toHaveLength(0);
+  });
+
+  it('a retried sync job keeps the failure of a dataset whose download already had its attempts (no second round of retries)', async () => {
+    emu.setFault({ kind: 'status', status: 500, path: 'get' });
+    const first = await runSync(ctx, {
+      trigger: 'manual',
+      force: false,
+      requestedAt: new Date().toISOString(),
+    });
+    expect(first.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/500/) });
+    expect(gets()).toHaveLength(5);
+    // The job's process died after the dataset failed: BullMQ hands the job (with its runId) to
+    // another attempt while the run is still running.
+    await env.database.pool.query(
+      `UPDATE sync_runs SET status = 'running', finished_at = NULL, sync_finished_at = NULL WHERE id = $1`,
+      [first.runId],
+    );
+    emu.setFault(null);
+    emu.resetRequests();
+    const retried = await runSync(ctx, {
+      trigger: 'manual',
+      force: false,
+      requestedAt: new Date().toISOString(),
+      runId: first.runId,
+    });
+    expect(retried.results[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/500/) });
+    expect(gets()).toHaveLength(0);
   });
 
   it('malformed list JSON and an absurd dataset name give clear errors', async () => {

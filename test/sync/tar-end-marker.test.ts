@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readArchive } from '../../services/sync/src/archive-entries.ts';
-import { tarChunks } from '../archive/tar-writer.ts';
-import type { ArchiveEntry } from '../archive/archive-builder.ts';
+import { tarChunks } from '@lovsync/testkit/archive/tar-writer';
+import type { ArchiveEntry } from '@lovsync/testkit/archive/archive-builder';
 
 const LIMITS = { maxEntryBytes: 1 << 30, maxTotalBytes: 1 << 30, maxEntries: 1_000_000 };
 let tmp: string;

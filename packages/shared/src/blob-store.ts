@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type pg from 'pg';
 
 /**
@@ -10,14 +9,11 @@ export interface BlobStore {
   putMany(blobs: { hash: string; content: Buffer }[]): Promise<number>;
   /** Which of these hashes are already stored. */
   existing(hashes: string[]): Promise<Set<string>>;
-  read(hash: string): Promise<Buffer>;
   /**
    * The content decoded as UTF-8 by Postgres (no hex transfer, no second decode in Node).
    * Rejects with InvalidUtf8Error when the bytes are not valid UTF-8.
    */
   readText(hash: string): Promise<string>;
-  /** A stream of the content (memory bounded by the largest single file). */
-  openStream(hash: string): Promise<Readable>;
 }
 
 export class BlobNotFoundError extends Error {
@@ -54,12 +50,6 @@ export function postgresBlobStore(pool: Pick<pg.Pool, 'query'>): BlobStore {
       ]);
       return new Set(res.rows.map((r) => r.hash));
     },
-    async read(hash) {
-      const res = await pool.query<{ content: Buffer }>('SELECT content FROM blobs WHERE hash = $1', [hash]);
-      const row = res.rows[0];
-      if (!row) throw new BlobNotFoundError(hash);
-      return row.content;
-    },
     async readText(hash) {
       let res;
       try {
@@ -76,15 +66,6 @@ export function postgresBlobStore(pool: Pick<pg.Pool, 'query'>): BlobStore {
       const row = res.rows[0];
       if (!row) throw new BlobNotFoundError(hash);
       return row.text;
-    },
-    async openStream(hash) {
-      const content = await this.read(hash);
-      const slice = 64 * 1024;
-      return Readable.from(
-        (function* () {
-          for (let i = 0; i < content.length; i += slice) yield content.subarray(i, i + slice);
-        })(),
-      );
     },
   };
 }

@@ -16,4 +16,5 @@ export async function hashBytes(data: Uint8Array | string): Promise<string> {
   return h.digest('hex');
 }
 
+/** An XXH3-128 digest as stored everywhere (blobs.hash, files.hash, job payloads): 32 lowercase hex digits. */
 export const HASH_HEX_RE = /^[0-9a-f]{32}$/;

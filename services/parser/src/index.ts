@@ -1,3 +1,3 @@
-export { createParseWorker } from './parse-worker.ts';
+export { createParseWorker, type ParseWorkerHooks } from './parse-worker.ts';
 export { processParseJob, type ParseOutcome } from './parse-job.ts';
 export { extractDocument, MalformedDocumentError } from './extract/index.ts';

@@ -87,15 +87,25 @@ export function chooseBzip2Decoder(pref: 'auto' | Bzip2Decoder = 'auto'): Bzip2D
   return 'js';
 }
 
-async function sniff(file: string): Promise<'tar.bz2' | 'zip'> {
+/**
+ * The archive format by its first bytes (bzip2 `BZh`, zip local file header `PK\x03\x04`), or null
+ * when they are neither: the one magic-bytes check, for a downloaded body and for a file.
+ */
+export function archiveFormatOf(head: Buffer): 'tar.bz2' | 'zip' | null {
+  if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'tar.bz2';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip';
+  return null;
+}
+
+/** The format of an archive file by its magic bytes, and the (up to 4) bytes it starts with. */
+export async function sniffArchiveFormat(
+  file: string,
+): Promise<{ format: 'tar.bz2' | 'zip' | null; magic: Buffer }> {
   const fh = await open(file, 'r');
   try {
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead >= 3 && buffer.subarray(0, 3).toString('latin1') === 'BZh') return 'tar.bz2';
-    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50) return 'zip';
-    throw new ArchiveError(
-      `not a bzip2 or zip archive (magic bytes ${buffer.subarray(0, bytesRead).toString('hex')})`,
-    );
+    const magic = buffer.subarray(0, bytesRead);
+    return { format: archiveFormatOf(magic), magic };
   } finally {
     await fh.close();
   }
@@ -103,8 +113,31 @@ async function sniff(file: string): Promise<'tar.bz2' | 'zip'> {
 
 /** Streams the entries of a tar.bz2 or zip archive (format detected by magic bytes). */
 export async function readArchive(file: string, opts: ReadArchiveOptions): Promise<ReadArchiveResult> {
-  const format = await sniff(file);
+  const { format, magic } = await sniffArchiveFormat(file);
+  if (!format) throw new ArchiveError(`not a bzip2 or zip archive (magic bytes ${magic.toString('hex')})`);
   return format === 'zip' ? readZip(file, opts) : readTarBz2(file, opts);
+}
+
+/**
+ * The entry policy of both formats: directories are skipped; anything but a regular file, and any
+ * unsafe name, is refused (recorded; the archive goes on); a regular file counts against the limits
+ * (over one, the archive fails: Budget throws ArchiveError). Returns the canonical path of an entry
+ * to read, or null for one that is not read.
+ */
+function admitEntry(
+  entry: { name: string; directory: boolean; notRegular: string | null; declaredSize: number },
+  budget: Budget,
+  refused: RefusedEntry[],
+): string | null {
+  if (entry.directory) return null;
+  const reason = entry.notRegular ?? unsafePathReason(entry.name);
+  if (reason) {
+    refused.push({ path: entry.name, reason });
+    return null;
+  }
+  const path = normaliseEntryPath(entry.name);
+  budget.entry(path, entry.declaredSize);
+  return path;
 }
 
 class Budget {
@@ -230,26 +263,27 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
         stream.on('end', () => next());
         stream.resume();
       };
-      const reject_ = (reason: string) => {
-        refused.push({ path: name, reason });
-        skip();
-      };
       // After the end-of-archive marker nothing is part of the archive (as with `tar x`).
       if (endMarker.isEndBefore(header)) return skip();
-      if (type === 'directory') return skip();
-      if (type !== 'file' && type !== 'contiguous-file') {
-        return reject_(
-          `${type} entries are not allowed (only regular files)${header.linkname ? ` -> ${header.linkname}` : ''}`,
-        );
-      }
-      const unsafe = unsafePathReason(name);
-      if (unsafe) return reject_(unsafe);
-      const path = normaliseEntryPath(name);
+      let path: string | null;
       try {
-        budget.entry(path, header.size ?? 0);
+        path = admitEntry(
+          {
+            name,
+            directory: type === 'directory',
+            notRegular:
+              type === 'file' || type === 'contiguous-file'
+                ? null
+                : `${type} entries are not allowed (only regular files)${header.linkname ? ` -> ${header.linkname}` : ''}`,
+            declaredSize: header.size ?? 0,
+          },
+          budget,
+          refused,
+        );
       } catch (err) {
         return fail(err as Error);
       }
+      if (path === null) return skip();
       const parts: Buffer[] = [];
       let size = 0;
       stream.on('data', (data: unknown) => {
@@ -337,27 +371,29 @@ async function readZip(file: string, opts: ReadArchiveOptions): Promise<ReadArch
       const name =
         (entry.generalPurposeBitFlag & 0x800) !== 0 ? raw.toString('utf8') : raw.toString('latin1');
       const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
-      if (name.endsWith('/')) return zip.readEntry();
-      if (mode !== 0 && mode !== 0o100000) {
-        refused.push({
-          path: name,
-          reason:
-            mode === 0o120000 ? 'symlink entries are not allowed' : 'special file entries are not allowed',
-        });
-        return zip.readEntry();
-      }
-      const unsafe = unsafePathReason(name);
-      if (unsafe) {
-        refused.push({ path: name, reason: unsafe });
-        return zip.readEntry();
-      }
-      const path = normaliseEntryPath(name);
+      let admitted: string | null;
       try {
-        budget.entry(path, entry.uncompressedSize);
-        budget.size(path, entry.uncompressedSize, entry.uncompressedSize);
+        admitted = admitEntry(
+          {
+            name,
+            directory: name.endsWith('/'),
+            notRegular:
+              mode === 0 || mode === 0o100000
+                ? null
+                : mode === 0o120000
+                  ? 'symlink entries are not allowed'
+                  : 'special file entries are not allowed',
+            declaredSize: entry.uncompressedSize,
+          },
+          budget,
+          refused,
+        );
+        if (admitted !== null) budget.size(admitted, entry.uncompressedSize, entry.uncompressedSize);
       } catch (err) {
         return fail(err as Error);
       }
+      if (admitted === null) return zip.readEntry();
+      const path = admitted;
       zip.openReadStream(entry, (err, stream) => {
         if (err || !stream) return fail(err ?? new Error('no stream'));
         const parts: Buffer[] = [];

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
+import { archiveFormatOf, sniffArchiveFormat } from './archive-entries.ts';
 import { parseRetryAfter, TransientHttpError, UpstreamProtocolError } from './lovdata-client.ts';
 
 export interface DownloadOptions {
@@ -38,8 +39,6 @@ export type DownloadResult =
       etag: string | null;
       lastModified: Date | null;
     };
-
-const ARCHIVE_MAGIC = [Buffer.from('BZh'), Buffer.from([0x50, 0x4b, 0x03, 0x04])];
 
 /** The download did not finish within its overall deadline (derived from the archive's size). */
 export class DownloadDeadlineError extends Error {
@@ -204,7 +203,7 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
     let headBytes = 0;
     const checkHead = (chunks: Buffer[]): Error | null => {
       const bytes = Buffer.concat(chunks);
-      const ok = ARCHIVE_MAGIC.some((m) => bytes.length >= m.length && bytes.subarray(0, m.length).equals(m));
+      const ok = archiveFormatOf(bytes) !== null;
       return ok
         ? null
         : new UpstreamProtocolError(
@@ -274,13 +273,7 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
 }
 
 async function assertArchiveMagic(file: string, url: string): Promise<void> {
-  const fh = await open(file, 'r');
-  try {
-    const { buffer } = await fh.read(Buffer.alloc(4), 0, 4, 0);
-    if (!ARCHIVE_MAGIC.some((m) => buffer.subarray(0, m.length).equals(m))) {
-      throw new UpstreamProtocolError(`GET ${url}: resumed file is not a bzip2 or zip archive`);
-    }
-  } finally {
-    await fh.close();
+  if ((await sniffArchiveFormat(file)).format === null) {
+    throw new UpstreamProtocolError(`GET ${url}: resumed file is not a bzip2 or zip archive`);
   }
 }

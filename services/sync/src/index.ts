@@ -1,11 +1,5 @@
-export {
-  createSyncWorker,
-  requestSync,
-  ForcedSyncRateLimitedError,
-  startPoller,
-  upsertSyncSchedule,
-  attachWorkerLogging,
-} from './sync-worker.ts';
+export { requestSync, ForcedSyncRateLimitedError } from '@lovsync/shared/queues';
+export { createSyncWorker, startPoller, upsertSyncSchedule, attachWorkerLogging } from './sync-worker.ts';
 export { runSync, type SyncRunResult } from './sync-run.ts';
 export { importLovligState } from './lovlig-import.ts';
 export { readArchive, ArchiveError, chooseBzip2Decoder, unsafePathReason } from './archive-entries.ts';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { withTransaction } from '@lovsync/shared/db';
+import { HASH_HEX_RE } from '@lovsync/shared/hash';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { normaliseEntryPath, unsafePathReason } from './archive-entries.ts';
 import { DATASET_NAME_RE } from './lovdata-client.ts';
@@ -63,8 +64,7 @@ export async function importLovligState(
       const rows: { path: string; hash: string; size: number; status: string }[] = [];
       for (const [fkey, f] of Object.entries(ds.files)) {
         const hash = (f.xxhash ?? f.hash ?? f.sha256 ?? '').toLowerCase();
-        if (!/^[0-9a-f]{32}$/.test(hash))
-          throw new Error(`${name}/${fkey}: no XXH3-128 hash in the state file`);
+        if (!HASH_HEX_RE.test(hash)) throw new Error(`${name}/${fkey}: no XXH3-128 hash in the state file`);
         // lovlig keys files by "<dataset-dir>/<path inside archive>".
         let path = f.path ?? fkey;
         if (path.startsWith(`${dirName}/`)) path = path.slice(dirName.length + 1);

@@ -156,16 +156,22 @@ async function syncPhase(
   );
   const { vanished, kept, refusal } = await decideVanished(ctx, runId, missing, data.force);
   // A retried job (its process died) continues its run: datasets already manifested keep their
-  // manifest (their diff job is re-added idempotently), the others are redone.
-  const done = await database.pool.query<{ dataset: string; status: string }>(
-    `SELECT dataset, status FROM run_datasets WHERE run_id = $1 AND status IN ('manifested', 'diffed')`,
+  // manifest (their diff job is re-added idempotently), datasets that already failed keep their
+  // failure (their download had its withRetries attempts; the next run redoes them, so BullMQ's
+  // retries of the sync job never multiply a download's attempts), the others are redone.
+  const done = await database.pool.query<{ dataset: string; status: string; error: string | null }>(
+    `SELECT dataset, status, error FROM run_datasets WHERE run_id = $1 AND status IN ('manifested', 'diffed', 'failed')`,
     [runId],
   );
-  const alreadyDone = new Map(done.rows.map((r) => [r.dataset, r.status]));
+  const alreadyDone = new Map(done.rows.map((r) => [r.dataset, r]));
 
   const progress = new ProgressReporter(job);
   const results = await mapLimit(listed, config.LOVDATA_MAX_DOWNLOAD_CONCURRENCY, async (listing) => {
-    const previous = alreadyDone.get(listing.filename);
+    const previous = alreadyDone.get(listing.filename)?.status;
+    if (previous === 'failed') {
+      const error = alreadyDone.get(listing.filename)?.error ?? 'failed in an earlier attempt of this sync';
+      return { dataset: listing.filename, outcome: 'failed', error } as DatasetSyncResult;
+    }
     if (previous) {
       if (previous === 'manifested') {
         await ctx.queues.diff.add(

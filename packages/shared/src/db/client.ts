@@ -1,12 +1,7 @@
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import * as schema from './schema/index.ts';
-
-export type Db = NodePgDatabase<typeof schema>;
 
 export interface Database {
   pool: pg.Pool;
-  db: Db;
   close(): Promise<void>;
 }
 
@@ -23,7 +18,7 @@ export function createDatabase(url: string, opts: { max?: number; applicationNam
   // A connection killed under us (pg_terminate_backend, failover) must not crash the process:
   // the query that used it fails and is retried by its job.
   pool.on('error', () => undefined);
-  return { pool, db: drizzle(pool, { schema }), close: () => pool.end() };
+  return { pool, close: () => pool.end() };
 }
 
 /** Runs fn inside one transaction on a dedicated client; rolls back on any error. */

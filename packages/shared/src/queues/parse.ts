@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { HASH_HEX_RE } from '../hash.ts';
 
 export const PARSE_QUEUE = 'parse';
 
-const hash = z.string().regex(/^[0-9a-f]{32}$/, 'must be an XXH3-128 hex digest');
+const hash = z.string().regex(HASH_HEX_RE, 'must be an XXH3-128 hex digest');
 
 export const parseJobSchema = z
   .object({

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { prettyPrintXml } from '../../../../test/archive/pretty-xml.ts';
+import { prettyPrintXml } from '@lovsync/testkit/archive/pretty-xml';
 import { extractDocument } from './index.ts';
 
 const DOC = (body: string) =>

@@ -53,3 +53,13 @@ export async function fileStats(db: Queryable): Promise<FileStats[]> {
   );
   return res.rows;
 }
+
+/** Blobs that nothing needs any more: no file row holds them and no pending parse will read them. */
+const ORPHAN_BLOBS = `FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = b.hash)
+  AND NOT EXISTS (SELECT 1 FROM file_changes fc WHERE fc.new_hash = b.hash AND fc.parse_status = 'pending')`;
+
+/** Counts the orphan blobs, or deletes them (`remove`) and counts what was deleted. */
+export async function orphanBlobs(db: Queryable, p: { remove: boolean }): Promise<number> {
+  if (p.remove) return (await db.query(`DELETE ${ORPHAN_BLOBS}`)).rowCount ?? 0;
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n ${ORPHAN_BLOBS}`)).rows[0]!.n;
+}

@@ -1,4 +1,4 @@
-import { createRuntime, type Runtime } from '../../packages/cli/src/runtime.ts';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
 import type { TestEnv } from './harness.ts';
 
 /** A ServiceContext on the test's own database and Redis prefix (real Postgres, real Redis). */

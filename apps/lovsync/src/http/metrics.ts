@@ -10,11 +10,6 @@ export interface Metrics {
   parseHooks: { onDuration(seconds: number, outcome: string): void };
   /** Counts a worker's completed and failed job attempts in lovsync_jobs_total. */
   watchWorker(w: Worker): void;
-  /**
-   * Part of the contract serve.ts was written against; not provided: lovsync_downloaded_bytes_total
-   * is read from sync_runs at scrape time, which counts downloads of every replica exactly once.
-   */
-  observeDownloadedBytes?(n: number): void;
 }
 
 /** How long a scrape waits for Redis or Postgres before reporting what it has (a scrape must not hang). */

@@ -1,23 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** The worker process of a role: the same role switch as `lovsync serve`, without HTTP. */
+export const WORKER_PROCESS = 'apps/lovsync/src/compose/worker-process.ts';
 
-/** Starts test/support/worker-process.ts with the given env and waits until it prints "ready". */
+/** Starts a worker process (WORKER_PROCESS) with the given env and waits until it prints "ready". */
 export async function startWorkerProcess(
   role: string,
   env: Record<string, string>,
   args: string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'test/support/worker-process.ts', role, ...args],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_PROCESS, role, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise<void>((resolve, reject) => {

@@ -13,7 +13,7 @@ import { hashString, pickIndices, seededRandom } from './seeded-random.ts';
 export const FIXTURE_DATASETS = ['gjeldende-lover', 'lovtidend-avd1-2025'] as const;
 export type FixtureDataset = (typeof FIXTURE_DATASETS)[number];
 
-const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/lovdata/', import.meta.url));
+const FIXTURES_DIR = fileURLToPath(new URL('../../../../test/fixtures/lovdata/', import.meta.url));
 
 /** The real fixture files of a dataset, with their paths inside the real archive (`nl/<file>.xml`). */
 export function fixtureEntries(dataset: FixtureDataset): ArchiveEntry[] {

@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildFixtureArchives } from '../archive/archive-builder.ts';
+import { buildFixtureArchives } from '@lovsync/testkit/archive/archive-builder';
 import { startEmulator } from './server.ts';
 
 const USAGE = 'usage: pnpm emulator --dir <archives> [--port 8089] [--host 127.0.0.1] [--build-fixtures]';

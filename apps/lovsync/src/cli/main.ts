@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
 import { createLogger } from '@lovsync/shared/logger';
-import { runCycle } from './run-cycle.ts';
+import { runCycle } from '../compose/run-cycle.ts';
 import {
   changesCommand,
   filesListCommand,
@@ -12,7 +12,7 @@ import {
   runsCommand,
 } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
-import type { Role } from './serve.ts';
+import type { Role } from '../compose/roles.ts';
 
 const positiveInt = (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive whole number');
@@ -26,7 +26,9 @@ const runId = (v: string) => {
   return Number(v);
 };
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+const { version } = JSON.parse(
+  readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8'),
+) as {
   version: string;
 };
 
@@ -92,7 +94,7 @@ program
   )
   .action(async (o: { role: Role }) => {
     // Loaded on demand: the HTTP stack is only needed by long-running services.
-    const { serve } = await import('./serve.ts');
+    const { serve } = await import('../compose/serve.ts');
     await serve(config(), o.role);
   });
 

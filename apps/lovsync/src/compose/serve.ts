@@ -3,14 +3,12 @@ import type { Config } from '@lovsync/shared/config';
 import { runMigrations } from '@lovsync/shared/db';
 import { createLogger } from '@lovsync/shared/logger';
 import { redactUrl } from '@lovsync/shared/redis';
-import { createSyncWorker, startPoller, upsertSyncSchedule } from '@lovsync/sync';
-import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
-import { createParseWorker } from '@lovsync/parser';
-import { createRuntime, type Runtime } from './runtime.ts';
-import { startHttpServer, type HttpServer } from './http/server.ts';
-import { createMetrics } from './http/metrics.ts';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
+import { startHttpServer, type HttpServer } from '../http/server.ts';
+import { createMetrics } from '../http/metrics.ts';
+import { startRole, type Role } from './roles.ts';
 
-export type Role = 'sync' | 'differ' | 'parser' | 'all';
+export type { Role } from './roles.ts';
 
 /** Exit code after a second signal or when active jobs outlast SHUTDOWN_TIMEOUT_SECONDS. */
 export const EXIT_FORCED = 1;
@@ -104,21 +102,15 @@ export async function serve(config: Config, role: Role): Promise<void> {
     }, 10_000);
     waiting.unref();
     stoppers.push(() => clearInterval(waiting));
-    if (role === 'sync' || role === 'all') {
-      workers.push(await createSyncWorker(ctx));
-      await upsertSyncSchedule(ctx);
-      stoppers.push(startPoller(ctx).stop);
-    }
-    if (shuttingDown) return;
-    if (role === 'differ' || role === 'all') {
-      workers.push(createDiffWorker(ctx));
-      await reconcile(ctx).catch((err: Error) => log.warn({ err: err.message }, 'initial reconcile failed'));
-      stoppers.push(startReconciler(ctx).stop);
-    }
-    if (shuttingDown) return;
-    if (role === 'parser' || role === 'all') {
-      workers.push(createParseWorker(ctx, { hooks: metrics.parseHooks }));
-    }
+    await startRole(
+      ctx,
+      role,
+      { workers, stoppers },
+      {
+        parseHooks: metrics.parseHooks,
+        isShuttingDown: () => shuttingDown,
+      },
+    );
     for (const w of workers) metrics.watchWorker(w);
     log.info(
       { role, port: http.port, host: http.host, workers: workers.map((w) => w.name) },

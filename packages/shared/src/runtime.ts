@@ -1,10 +1,10 @@
-import type { Config } from '@lovsync/shared/config';
-import { postgresBlobStore } from '@lovsync/shared/blob-store';
-import type { ServiceContext } from '@lovsync/shared/context';
-import { createDatabase } from '@lovsync/shared/db';
-import { createLogger, type Logger } from '@lovsync/shared/logger';
-import { createQueues } from '@lovsync/shared/queues';
-import { createRedis } from '@lovsync/shared/redis';
+import type { Config } from './config.ts';
+import { postgresBlobStore } from './blob-store.ts';
+import type { ServiceContext } from './context.ts';
+import { createDatabase } from './db/client.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createQueues } from './queues/index.ts';
+import { createRedis } from './redis.ts';
 
 export interface Runtime extends ServiceContext {
   close(): Promise<void>;
@@ -25,7 +25,7 @@ export function createRuntime(
   const workerConnection = createRedis(config.REDIS_URL, 'worker');
   // The queues' own connection waits for Redis like the workers do: workers enqueue follow-up jobs
   // (diff -> parse) that must not be dropped. Code behind HTTP requests uses a producer connection
-  // of its own that fails fast (packages/cli/src/http).
+  // of its own that fails fast (apps/lovsync/src/http).
   const queueConnection = createRedis(config.REDIS_URL, 'worker');
   workerConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   queueConnection.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));

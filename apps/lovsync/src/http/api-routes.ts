@@ -1,9 +1,8 @@
 import express, { Router, type Request } from 'express';
 import type pg from 'pg';
 import type { Logger } from '@lovsync/shared/logger';
-import type { Queues } from '@lovsync/shared/queues';
+import { ForcedSyncRateLimitedError, requestSync, type Queues } from '@lovsync/shared/queues';
 import { getRun, listRuns } from '@lovsync/shared/db';
-import { ForcedSyncRateLimitedError, requestSync } from '@lovsync/sync';
 import { HttpError, parseInput } from './http-error.ts';
 import {
   changesQuery,
@@ -13,7 +12,7 @@ import {
   sectionsQuery,
   triggerSyncBody,
 } from './input-schemas.ts';
-import { getDocument, listRunChanges, listRunDatasets, listSections } from './queries.ts';
+import { getDocument, listRunChanges, listRunDatasets, listSections } from '@lovsync/shared/db';
 import { withTimeout } from './with-timeout.ts';
 
 /** How long POST /api/runs waits for Redis before answering 503. */

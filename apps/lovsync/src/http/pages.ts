@@ -14,7 +14,12 @@ import {
 } from './html.ts';
 import { parseInput } from './http-error.ts';
 import { runIdSchema } from './input-schemas.ts';
-import { fileChangeSummary, listRunChanges, listRunDatasets, type SectionChangeRow } from './queries.ts';
+import {
+  fileChangeSummary,
+  listRunChanges,
+  listRunDatasets,
+  type SectionChangeRow,
+} from '@lovsync/shared/db';
 import { runChart } from './run-chart.ts';
 import { z } from 'zod';
 

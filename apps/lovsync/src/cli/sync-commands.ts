@@ -2,7 +2,7 @@ import { config } from '@lovsync/shared/config';
 import { createDatabase, getRun, runMigrations } from '@lovsync/shared/db';
 import { assertRedisReachable } from '@lovsync/shared/redis';
 import { requestSync, importLovligState } from '@lovsync/sync';
-import { createRuntime } from './runtime.ts';
+import { createRuntime } from '@lovsync/shared/runtime';
 
 export async function syncCommand(o: { force: boolean; wait: boolean }): Promise<void> {
   const cfg = config();

@@ -6,7 +6,7 @@ import type { Logger } from '@lovsync/shared/logger';
 import { createSyncWorker, requestSync } from '@lovsync/sync';
 import { createDiffWorker, reconcile } from '@lovsync/differ';
 import { createParseWorker } from '@lovsync/parser';
-import { createRuntime } from './runtime.ts';
+import { createRuntime } from '@lovsync/shared/runtime';
 
 /** `lovsync run` was stopped by SIGINT/SIGTERM: its run is failed with the reason, nothing is left held. */
 export class RunInterruptedError extends Error {

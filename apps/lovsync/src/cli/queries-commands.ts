@@ -1,6 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { config } from '@lovsync/shared/config';
-import { createDatabase, fileStats, getRun, listFiles, listRuns, type FileStatus } from '@lovsync/shared/db';
+import {
+  createDatabase,
+  fileStats,
+  getRun,
+  listFiles,
+  listRunChanges,
+  listRuns,
+  orphanBlobs,
+  type FileStatus,
+} from '@lovsync/shared/db';
 import { extractPath } from '@lovsync/sync';
 import { printRows } from './table.ts';
 
@@ -36,37 +45,33 @@ export async function runsCommand(o: { limit: number; json: boolean }): Promise<
 export async function changesCommand(o: { run: number; json: boolean }): Promise<void> {
   await withDb(async (db) => {
     if (!(await getRun(db.pool, o.run))) throw new Error(`run ${o.run} not found (see \`lovsync runs\`)`);
-    const files = await db.pool.query(
-      `SELECT dataset, path, change, old_hash AS "oldHash", new_hash AS "newHash", parse_status AS "parseStatus", parse_error AS "parseError"
-       FROM file_changes WHERE run_id = $1 ORDER BY dataset, path`,
-      [o.run],
-    );
-    const docs = await db.pool.query(
-      `SELECT document_id AS "documentId", change, kind, sections_added AS "sectionsAdded",
-         sections_modified AS "sectionsModified", sections_removed AS "sectionsRemoved"
-       FROM document_changes WHERE run_id = $1 ORDER BY document_id`,
-      [o.run],
-    );
-    const sections = await db.pool.query(
-      `SELECT document_id AS "documentId", section_key AS "sectionKey", sc.change, sc.number, sc.heading_path AS "headingPath",
-         sc.old_text AS "oldText", sc.new_text AS "newText"
-       FROM section_changes sc
-       LEFT JOIN sections s USING (document_id, section_key)
-       WHERE sc.run_id = $1 ORDER BY sc.document_id, s.ord NULLS LAST, sc.section_key`,
-      [o.run],
-    );
+    // The API's queries (GET /api/runs/:id/changes), every row at once.
+    const all = { runId: o.run, limit: Number.MAX_SAFE_INTEGER, offset: 0 };
+    const [files, docs, sections] = await Promise.all([
+      listRunChanges(db.pool, { ...all, kind: 'files' }),
+      listRunChanges(db.pool, { ...all, kind: 'documents' }),
+      listRunChanges(db.pool, { ...all, kind: 'sections' }),
+    ]);
     if (o.json) {
       process.stdout.write(
-        `${JSON.stringify({ files: files.rows, documents: docs.rows, sections: sections.rows }, null, 2)}\n`,
+        `${JSON.stringify({ files: files.items, documents: docs.items, sections: sections.items }, null, 2)}\n`,
       );
       return;
     }
+    const rowsOf = (items: object[]) => items as Record<string, unknown>[];
     process.stdout.write(`files changed in run ${o.run}:\n`);
-    printRows(files.rows, false, ['dataset', 'path', 'change', 'parseStatus', 'parseError']);
+    printRows(rowsOf(files.items), false, ['dataset', 'path', 'change', 'parseStatus', 'parseError']);
     process.stdout.write(`\ndocuments changed:\n`);
-    printRows(docs.rows, false);
+    printRows(rowsOf(docs.items), false, [
+      'documentId',
+      'change',
+      'kind',
+      'sectionsAdded',
+      'sectionsModified',
+      'sectionsRemoved',
+    ]);
     process.stdout.write(`\nsections changed:\n`);
-    printRows(sections.rows, false, ['documentId', 'sectionKey', 'change', 'headingPath']);
+    printRows(rowsOf(sections.items), false, ['documentId', 'sectionKey', 'change', 'headingPath']);
   });
 }
 
@@ -102,22 +107,15 @@ export async function filesPruneCommand(o: { dryRun: boolean }): Promise<void> {
     const removed = await db.pool.query<{ dataset: string; path: string }>(
       `SELECT dataset, path FROM files WHERE status = 'removed'`,
     );
-    const orphanBlobs = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = b.hash)
-         AND NOT EXISTS (SELECT 1 FROM file_changes fc WHERE fc.new_hash = b.hash AND fc.parse_status = 'pending')`,
-    );
     if (!o.dryRun) {
       for (const f of removed.rows) {
         if (extractDir) await rm(extractPath(extractDir, f.dataset, f.path), { force: true });
       }
       await db.pool.query(`DELETE FROM files WHERE status = 'removed'`);
-      await db.pool.query(
-        `DELETE FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = b.hash)
-           AND NOT EXISTS (SELECT 1 FROM file_changes fc WHERE fc.new_hash = b.hash AND fc.parse_status = 'pending')`,
-      );
     }
+    const blobs = await orphanBlobs(db.pool, { remove: !o.dryRun });
     process.stdout.write(
-      `${o.dryRun ? 'would prune' : 'pruned'} ${removed.rowCount} removed file(s) and ${orphanBlobs.rows[0]!.n} unreferenced blob(s)\n`,
+      `${o.dryRun ? 'would prune' : 'pruned'} ${removed.rowCount} removed file(s) and ${blobs} unreferenced blob(s)\n`,
     );
   });
 }
