@@ -8,7 +8,12 @@ import { expect, it } from 'vitest';
 import { runChaos } from './chaos.ts';
 
 it('converges to the database of an uninterrupted run', async () => {
-  const result = await runChaos({ docs: 400, kills: 6, seed: Number(process.env.CHAOS_SEED ?? 11) });
+  const result = await runChaos({
+    docs: 400,
+    kills: 6,
+    seed: Number(process.env.CHAOS_SEED ?? 11),
+    log: (line) => process.stderr.write(`chaos: ${line}\n`),
+  });
   expect(result.events.some((e) => e.startsWith('SIGKILL'))).toBe(true);
   expect(result.events.some((e) => e.includes('Redis'))).toBe(true);
   expect(result.events.some((e) => e.includes('Postgres connections'))).toBe(true);
