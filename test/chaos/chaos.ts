@@ -19,7 +19,6 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
 import { getRun } from '@lovsync/shared/db';
 import { requestSync } from '@lovsync/sync';
 import { buildTarBz2, fixtureEntries, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
@@ -147,9 +146,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const roles = ['sync', 'differ', 'parser', 'parser', 'parser'];
     const start = (role: string) => startWorkerProcess(role, penv, role === 'differ' ? ['2000'] : []);
     // Window 1 needs a manifest without its diff: the differ starts only after it.
-    const procs: (ChildProcess | null)[] = await Promise.all(
-      roles.map((role) => (role === 'differ' ? null : start(role))),
-    );
+    // A start that fails (not ready in time) must not leave the others running on a shared machine.
+    const started = await Promise.allSettled(roles.map((role) => (role === 'differ' ? null : start(role))));
+    const failedStart = started.find((r) => r.status === 'rejected');
+    if (failedStart) {
+      await Promise.all(
+        started.map((r) => r.status === 'fulfilled' && r.value && stopProcess(r.value, 'SIGKILL')),
+      );
+      throw failedStart.reason;
+    }
+    const procs = started.map((r) => (r.status === 'fulfilled' ? r.value : null));
     const ctx = createTestContext(env, { LOVDATA_API_URL: emu.url });
     let runs = 0;
     const liveRunStatuses: string[] = [];
