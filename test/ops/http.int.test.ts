@@ -440,6 +440,7 @@ describe('with DASHBOARD_USER/DASHBOARD_PASSWORD', () => {
     expect(overview.status).toBe(200);
     const queues = overview.body.queues as { name: string; readOnlyMode: boolean }[];
     expect(queues.map((q) => [q.name, q.readOnlyMode]).sort()).toEqual([
+      ['deliver', true],
       ['diff', true],
       ['parse', true],
       ['sync', true],

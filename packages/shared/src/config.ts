@@ -107,6 +107,19 @@ export const configSchema = z
     SYNC_STALE_SECONDS: int(60, 5, 86_400),
     /** Forced syncs (full re-downloads) are accepted at most once per this many seconds; 0 = no limit. */
     FORCED_SYNC_MIN_INTERVAL_SECONDS: int(300, 0, 86_400),
+    /** Webhook deliveries (issue 14): POSTs at once per deliver process. */
+    DELIVERY_CONCURRENCY: int(8, 1, 256),
+    /** Seconds a receiver gets to answer one POST (connect, headers and body). */
+    DELIVERY_TIMEOUT_SECONDS: int(10, 1, 300),
+    /** First retry delay; each further retry doubles it, up to DELIVERY_BACKOFF_MAX_MS. */
+    DELIVERY_BACKOFF_BASE_MS: int(10_000, 1, 86_400_000),
+    DELIVERY_BACKOFF_MAX_MS: int(3_600_000, 1, 86_400_000),
+    /** A delivery is retried for at least this long (default 25 h) before it is dead-lettered. */
+    DELIVERY_RETRY_SECONDS: int(90_000, 0, 30 * 86_400),
+    /** Events per POST: a run's events for one subscription go in batches of at most this many. */
+    DELIVERY_BATCH_EVENTS: int(500, 1, 10_000),
+    /** How often the deliver role looks for newly finished runs to dispatch. */
+    DELIVERY_POLL_MS: int(2_000, 50, 3_600_000),
     /** Overrides the diff/parse job lock (seconds); a dead worker's job is retried after it lapses. */
     JOB_LOCK_SECONDS: z
       .string()

@@ -11,6 +11,7 @@ import {
 } from './document-writer.ts';
 import { InvalidUtf8Error } from '@lovsync/shared/blob-store';
 import { extractDocument, MalformedDocumentError, type ExtractedDocument } from './extract/index.ts';
+import { recordChangeEvents, stageChunkChanges } from './change-events.ts';
 
 export type ParseOutcome =
   | { outcome: 'already-done' }
@@ -139,6 +140,7 @@ async function applyParsed(
       sourceHash: data.newHash!,
       runId: data.runId,
     });
+    await stageChunkChanges(c, data.runId, doc.documentId);
     await replaceDocumentContent(c, doc, prev !== undefined);
     let change: 'added' | 'modified' | null = null;
     if (isNew) change = 'added';
@@ -178,6 +180,7 @@ async function applyParsed(
         data.fileChangeId,
       ],
     });
+    await recordChangeEvents(c, data.runId, doc.documentId);
     return {
       outcome: 'parsed',
       documentId: doc.documentId,
@@ -239,6 +242,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
          sections_modified = 0, sections_removed = EXCLUDED.sections_removed`,
       [data.runId, documentId, data.dataset, data.path, n.rows[0]!.n],
     );
+    await stageChunkChanges(c, data.runId, documentId);
     await c.query('DELETE FROM chunks WHERE document_id = $1', [documentId]);
     await c.query('DELETE FROM cross_references WHERE document_id = $1', [documentId]);
     await c.query(
@@ -246,6 +250,7 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
       [documentId, data.runId],
     );
     await markSucceeded(c, data.fileChangeId);
+    await recordChangeEvents(c, data.runId, documentId);
     return { outcome: 'removed', documentId };
   });
 }

@@ -12,6 +12,7 @@ import {
   runsCommand,
 } from './queries-commands.ts';
 import { importLovligCommand, syncCommand } from './sync-commands.ts';
+import { addSubscriptionCommands } from './subscribe-commands.ts';
 import type { Role } from '../compose/roles.ts';
 
 const positiveInt = (v: string) => {
@@ -89,7 +90,7 @@ program
   .description('run long-lived services (the dashboard comes with role sync or all)')
   .addOption(
     new Option('--role <role>', 'which service to run')
-      .choices(['sync', 'differ', 'parser', 'all'])
+      .choices(['sync', 'differ', 'parser', 'deliver', 'all'])
       .default('all'),
   )
   .action(async (o: { role: Role }) => {
@@ -140,6 +141,8 @@ program
   .command('import-lovlig <stateJson>')
   .description("adopt lovlig's state.json so the first sync is incremental")
   .action(importLovligCommand);
+
+addSubscriptionCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   // An interrupted run exits like any interrupted command (128 + SIGINT), as soon as stderr is

@@ -3,8 +3,9 @@ import type { ServiceContext } from '@lovsync/shared/context';
 import { createSyncWorker, startPoller, upsertSyncSchedule } from '@lovsync/sync';
 import { createDiffWorker, reconcile, startReconciler } from '@lovsync/differ';
 import { createParseWorker, type ParseWorkerHooks } from '@lovsync/parser';
+import { createDeliverWorker } from '@lovsync/deliver';
 
-export type Role = 'sync' | 'differ' | 'parser' | 'all';
+export type Role = 'sync' | 'differ' | 'parser' | 'deliver' | 'all';
 
 export interface RoleOptions {
   /** Role sync: upsert the cron schedule and start the lastModified poller (default true). */
@@ -57,5 +58,12 @@ export async function startRole(
   if (stopped()) return;
   if (role === 'parser' || role === 'all') {
     parts.workers.push(createParseWorker(ctx, { hooks: opts.parseHooks }));
+  }
+  if (role === 'deliver' || role === 'all') {
+    // Webhooks (issue 14): its own role because it talks to arbitrary receivers (egress, slow
+    // peers) and scales with subscriptions, not with parsing; included in `all` for one-box setups.
+    const deliver = createDeliverWorker(ctx);
+    parts.stoppers.push(deliver.stopPolling);
+    parts.workers.push(deliver);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A worker process for multi-process tests and benches:
- * `node --import tsx apps/lovsync/src/compose/worker-process.ts parser|differ|sync|all [reconcileEveryMs]`,
+ * `node --import tsx apps/lovsync/src/compose/worker-process.ts parser|differ|sync|deliver|all [reconcileEveryMs]`,
  * configured by the same environment variables as lovsync itself. Its workers come from the same
  * role switch as `lovsync serve` (roles.ts), without the HTTP server, the cron schedule and the
  * poller; the differ reconciles only when an interval is given. Prints "ready" once its workers run.

@@ -9,7 +9,7 @@ type BoardOptions = Parameters<typeof createBullBoard>[0];
 export const BULL_BOARD_PATH = '/admin/queues';
 
 /**
- * Bull Board for the sync, diff and parse queues. Mutations (retry, clean, remove, pause...) are
+ * Bull Board for the sync, diff, parse and deliver queues. Mutations (retry, clean, remove, pause...) are
  * off unless DASHBOARD_ALLOW_MUTATIONS=true: a dashboard is for looking, and a stray "clean" would
  * drop jobs whose effects the run-completion accounting is still waiting for.
  */
@@ -18,7 +18,9 @@ export function bullBoardRouter(queues: Queues, opts: { allowMutations: boolean 
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   const readOnlyMode = !opts.allowMutations;
   createBullBoard({
-    queues: [queues.sync, queues.diff, queues.parse].map((q) => new BullMQAdapter(q, { readOnlyMode })),
+    queues: [queues.sync, queues.diff, queues.parse, queues.deliver].map(
+      (q) => new BullMQAdapter(q, { readOnlyMode }),
+    ),
     // @bull-board/express 9.10.1 is typed against @bull-board/api 9.10.1 while this package depends on
     // api 9.10.2: the classes are the same at run time but TypeScript sees two declarations. Drop the
     // cast once package.json pins both packages to one version.

@@ -33,6 +33,7 @@ export function createMetrics(ctx: ServiceContext): Metrics {
     sync: ctx.queues.sync,
     diff: ctx.queues.diff,
     parse: ctx.queues.parse,
+    deliver: ctx.queues.deliver,
   };
 
   new Gauge({

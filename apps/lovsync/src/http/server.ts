@@ -10,6 +10,8 @@ import { errorHandler, notFound } from './http-error.ts';
 import { hostGuard } from './host-guard.ts';
 import type { Metrics } from './metrics.ts';
 import { pagesRouter } from './pages.ts';
+import { feedsRouter } from './feeds.ts';
+import { subscriptionsApiRouter } from './subscriptions-api.ts';
 import { createReadinessCheck } from './readiness.ts';
 
 export interface HttpServer {
@@ -42,7 +44,7 @@ const CLOSE_GRACE_MS = 2_000;
  *   /metrics   Prometheus text. Behind Basic auth like everything else when credentials are set:
  *              queue depths and run volumes are operational data, and Prometheus' scrape config
  *              supports basic_auth, so there is no reason to leave it open.
- *   /, /runs/:id, /api/*, /admin/queues   only with `dashboard`.
+ *   /, /runs/:id, /api/*, /feeds/*, /admin/queues   only with `dashboard`.
  *
  * Without DASHBOARD_USER/DASHBOARD_PASSWORD the server binds 127.0.0.1 only, whatever `host` says,
  * and answers only requests naming a loopback host; cross-origin state changes are always refused
@@ -67,7 +69,7 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
   const redis = createRedis(cfg.REDIS_URL, 'producer');
   redis.on('error', (err) => log.debug({ err: err.message }, 'http redis connection error'));
   const queues = opts.dashboard ? createQueues(redis, cfg.QUEUE_PREFIX) : undefined;
-  for (const q of queues ? [queues.sync, queues.diff, queues.parse] : []) {
+  for (const q of queues ? [queues.sync, queues.diff, queues.parse, queues.deliver] : []) {
     q.on('error', (err) => log.debug({ queue: q.name, err: err.message }, 'http queue error'));
   }
   const readiness = createReadinessCheck({
@@ -121,6 +123,7 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
 
   if (queues) {
     app.use(BULL_BOARD_PATH, bullBoardRouter(queues, { allowMutations: cfg.DASHBOARD_ALLOW_MUTATIONS }));
+    app.use('/api', subscriptionsApiRouter({ pool: ctx.database.pool }));
     app.use(
       '/api',
       apiRouter({
@@ -130,6 +133,7 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
         forcedMinIntervalSeconds: cfg.FORCED_SYNC_MIN_INTERVAL_SECONDS,
       }),
     );
+    app.use('/feeds', feedsRouter({ pool: ctx.database.pool }));
     app.use(pagesRouter({ pool: ctx.database.pool, timeZone: cfg.SYNC_TZ }));
   }
   app.use(notFound);

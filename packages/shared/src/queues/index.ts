@@ -1,5 +1,6 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DELIVER_QUEUE, type DeliverJobData } from './deliver.ts';
 import { DIFF_QUEUE, type DiffJobData } from './diff.ts';
 import { PARSE_QUEUE, type ParseJobData } from './parse.ts';
 import { SYNC_QUEUE, type SyncJobData } from './sync.ts';
@@ -7,8 +8,9 @@ import { SYNC_QUEUE, type SyncJobData } from './sync.ts';
 export * from './sync.ts';
 export * from './diff.ts';
 export * from './parse.ts';
+export * from './deliver.ts';
 
-export const QUEUE_NAMES = [SYNC_QUEUE, DIFF_QUEUE, PARSE_QUEUE] as const;
+export const QUEUE_NAMES = [SYNC_QUEUE, DIFF_QUEUE, PARSE_QUEUE, DELIVER_QUEUE] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /**
@@ -41,6 +43,12 @@ export const JOB_OPTIONS: Record<QueueName, DefaultJobOptions> = {
     removeOnComplete: { count: 10_000, age: 7 * 24 * 3600 },
     removeOnFail: { count: 20_000 },
   },
+  // deliver: attempts and backoff are set per job from DELIVERY_* (services/deliver); the delivery
+  // log in Postgres (deliveries) is the record, Redis keeps only recent jobs.
+  deliver: {
+    removeOnComplete: { count: 5_000, age: 7 * 24 * 3600 },
+    removeOnFail: { count: 5_000 },
+  },
 };
 
 /**
@@ -60,12 +68,16 @@ export const WORKER_SETTINGS: Record<
   sync: { lockDuration: 120_000, stalledInterval: 30_000, maxStalledCount: 2 },
   diff: { lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 5 },
   parse: { lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 5 },
+  // A POST is bounded by DELIVERY_TIMEOUT_SECONDS; a worker killed mid-POST loses its lock after
+  // lockDuration and the same delivery (same id) is sent again.
+  deliver: { lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 20 },
 };
 
 export interface Queues {
   sync: Queue<SyncJobData>;
   diff: Queue<DiffJobData>;
   parse: Queue<ParseJobData>;
+  deliver: Queue<DeliverJobData>;
   close(): Promise<void>;
 }
 
@@ -87,12 +99,14 @@ export function createQueues(
   const sync = make<SyncJobData>(SYNC_QUEUE);
   const diff = make<DiffJobData>(DIFF_QUEUE);
   const parse = make<ParseJobData>(PARSE_QUEUE);
+  const deliver = make<DeliverJobData>(DELIVER_QUEUE);
   return {
     sync,
     diff,
     parse,
+    deliver,
     async close() {
-      await Promise.all([sync.close(), diff.close(), parse.close()]);
+      await Promise.all([sync.close(), diff.close(), parse.close(), deliver.close()]);
     },
   };
 }

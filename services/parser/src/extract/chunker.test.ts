@@ -61,3 +61,20 @@ describe('text normalisation', () => {
     expect(sink.finish()).toBe('Innledning:\na) første\nx | | y');
   });
 });
+
+describe('linear work (issue 17 point 9)', () => {
+  // Counts the characters the hard split examines; no timing. A § without whitespace used to
+  // rescan from the cut back to the start of the text for every piece (quadratic).
+  it('chunking a line without whitespace examines O(n) characters', () => {
+    const perChar: number[] = [];
+    for (const n of [50_000, 200_000, 800_000]) {
+      const work = { scanned: 0 };
+      const pieces = splitIntoChunks('x'.repeat(n), 2048, work);
+      expect(pieces.join('')).toHaveLength(n);
+      perChar.push(work.scanned / n);
+    }
+    // The same work per input character at every size (at most one window per piece).
+    for (const r of perChar) expect(r).toBeLessThanOrEqual(1);
+    expect(perChar[2]! / perChar[0]!).toBeLessThan(1.5);
+  });
+});

@@ -18,7 +18,7 @@ export function estimateTokens(text: string): number {
  * substring of `text` (no copy of the characters), at most `max` long, and the pieces cover the
  * text in order, minus the separators they were cut at.
  */
-export function splitIntoChunks(text: string, max: number): string[] {
+export function splitIntoChunks(text: string, max: number, work?: ChunkWork): string[] {
   if (text.length === 0) return [];
   if (text.length <= max) return [text];
   const out = new ChunkCollector(text);
@@ -28,7 +28,7 @@ export function splitIntoChunks(text: string, max: number): string[] {
     if (end < 0) end = text.length;
     if (end - start > max) {
       out.flush();
-      splitLongLine(text, start, end, max, out);
+      splitLongLine(text, start, end, max, out, work);
     } else {
       out.add(start, end, max);
     }
@@ -36,6 +36,11 @@ export function splitIntoChunks(text: string, max: number): string[] {
   }
   out.flush();
   return out.pieces;
+}
+
+/** Characters the hard split examined looking for a space (a test measures linearity with it). */
+export interface ChunkWork {
+  scanned: number;
 }
 
 /** Greedy packing of [start, end) segments of `text` into pieces of at most `max` chars. */
@@ -70,7 +75,14 @@ function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 9 || code === 13;
 }
 
-function splitLongLine(text: string, start: number, end: number, max: number, out: ChunkCollector): void {
+function splitLongLine(
+  text: string,
+  start: number,
+  end: number,
+  max: number,
+  out: ChunkCollector,
+  work: ChunkWork | undefined,
+): void {
   const re = new RegExp(SENTENCE_END.source, 'g');
   re.lastIndex = start;
   let pieceStart = start;
@@ -79,7 +91,7 @@ function splitLongLine(text: string, start: number, end: number, max: number, ou
     const pieceEnd = m === null || m.index >= end ? end : m.index;
     if (pieceEnd - pieceStart > max) {
       out.flush();
-      hardSplit(text, pieceStart, pieceEnd, max, out);
+      hardSplit(text, pieceStart, pieceEnd, max, out, work);
     } else {
       out.add(pieceStart, pieceEnd, max);
     }
@@ -91,12 +103,22 @@ function splitLongLine(text: string, start: number, end: number, max: number, ou
 
 /** Last resort: cut at the last space inside the window (if it is in its second half), else at
  * `max` exactly, never between the two halves of a surrogate pair. */
-function hardSplit(text: string, start: number, end: number, max: number, out: ChunkCollector): void {
+function hardSplit(
+  text: string,
+  start: number,
+  end: number,
+  max: number,
+  out: ChunkCollector,
+  work: ChunkWork | undefined,
+): void {
   let from = start;
   while (end - from > max) {
-    let cut = text.lastIndexOf(' ', from + max);
+    // Only a space in the second half of the window is used, so only that half is searched: a
+    // text without spaces costs O(max) per piece, O(n) in all (lastIndexOf would scan back to the
+    // start of the text every time).
+    let cut = lastSpaceIn(text, Math.ceil(from + max / 2), from + max, work);
     let next = cut + 1;
-    if (cut < from + max / 2) {
+    if (cut < 0) {
       cut = from + max;
       const code = text.charCodeAt(cut - 1);
       if (code >= 0xd800 && code <= 0xdbff && cut - 1 > from) cut -= 1;
@@ -108,4 +130,12 @@ function hardSplit(text: string, start: number, end: number, max: number, out: C
   }
   out.add(from, end, max);
   out.flush();
+}
+
+/** Index of the last ' ' in text[lo, hi] (both inclusive), or -1. */
+function lastSpaceIn(text: string, lo: number, hi: number, work: ChunkWork | undefined): number {
+  let i = hi;
+  while (i >= lo && text.charCodeAt(i) !== 32) i--;
+  if (work !== undefined) work.scanned += hi - i;
+  return i >= lo ? i : -1;
 }

@@ -1,3 +1,4 @@
+import { normaliseKey } from './section-keys.ts';
 import type { CrossReferenceKind } from './types.ts';
 
 /** Amendment attributes on `article.change` and the kind each one produces. Lovdata writes
@@ -18,14 +19,16 @@ const ISO_DATE = /\d{4}-\d{2}-\d{2}/g;
 const DOCUMENT_HREF = /^[a-z][a-z0-9-]*\/[^/]/i;
 
 /** 'lov/2013-06-21-100/§5-7' -> { targetRefid: 'lov/2013-06-21-100', targetPart: '§5-7' }. The
- * refid is the first two path segments; the part is the rest (null when there is none). */
+ * refid is the first two path segments; the part is the rest (null when there is none). Both are
+ * normalised like section keys (section-keys.ts: `§9‑4a` -> `§9-4a`), so they join to keys; a
+ * refid without a number (`lov/1967-02-10`) is a refid like any other. */
 export function splitTarget(raw: string): { targetRefid: string | null; targetPart: string | null } {
   const first = raw.indexOf('/');
   if (first <= 0) return { targetRefid: null, targetPart: null };
   const second = raw.indexOf('/', first + 1);
-  if (second < 0) return { targetRefid: raw, targetPart: null };
-  const part = raw.slice(second + 1);
-  return { targetRefid: raw.slice(0, second), targetPart: part === '' ? null : part };
+  if (second < 0) return { targetRefid: normaliseKey(raw), targetPart: null };
+  const part = normaliseKey(raw.slice(second + 1));
+  return { targetRefid: normaliseKey(raw.slice(0, second)), targetPart: part === '' ? null : part };
 }
 
 /** A usable reference value: not empty, not the literal 'null'. */

@@ -1,38 +1,33 @@
 import { createHash } from 'node:crypto';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
-import { DEFAULT_MAX_CHUNK_CHARS, estimateTokens, splitIntoChunks } from './chunker.ts';
-import {
-  AMEND_ATTRIBUTES,
-  amendTargets,
-  isDocumentHref,
-  refsInText,
-  splitTarget,
-} from './cross-references.ts';
-import { MalformedDocumentError } from './errors.ts';
+import { DEFAULT_MAX_CHUNK_CHARS, splitIntoChunks } from './chunker.ts';
+import { AMEND_ATTRIBUTES, amendTargets, isDocumentHref } from './cross-references.ts';
+import { DocumentLimitError, MalformedDocumentError } from './errors.ts';
 import { HeaderFieldCollector } from './header-fields.ts';
 import { articleHeading, isRepealedTitle, splitChapterHeading } from './headings.ts';
 import { textSlices } from './input-slices.ts';
 import type { ExtractInput } from './input-slices.ts';
-import { TextSink, detach, hasVisibleText, joinNormalised, normaliseLine } from './text-normaliser.ts';
-import type {
-  CrossReferenceKind,
-  ExtractOptions,
-  ExtractedChunk,
-  ExtractedCrossReference,
-  ExtractedDocument,
-  ExtractedSection,
-  SectionKind,
-} from './types.ts';
+import { KeyAssigner } from './key-assignment.ts';
+import { MAX_SECTION_DEPTH } from './limits.ts';
+import { assembleResult, yieldToEventLoop, type CollectedDocument } from './result-assembly.ts';
+import {
+  TextSink,
+  cleanLine,
+  detach,
+  hasVisibleText,
+  joinNormalised,
+  normaliseLine,
+} from './text-normaliser.ts';
+import type { ExtractOptions, ExtractedDocument, SectionKind } from './types.ts';
+import { Unit, type PendingReference } from './unit.ts';
 
-/** The longest dokid (= document id) accepted; longer ones are refused as malformed. */
-export const MAX_DOKID_LENGTH = 200;
 /**
- * Stream one Lovdata XML document through a strict XML parser (saxes: sax's event model at about
- * twice its speed; see bench/parse) and return its document fields, sections (units), chunks and
- * cross-references. The input is fed in slices of at most 64 KiB and
- * the event loop gets a turn between slices, so a very large document never blocks it for long.
- * Throws MalformedDocumentError for anything that is not a well-formed, entity-free UTF-8
- * document with a dokid.
+ * Parse one Lovdata XML document (a string, or its UTF-8 bytes, decoded strictly) with a strict
+ * XML parser (saxes: sax's event model at about twice its speed; see bench/parse) and return its
+ * document fields, sections (units), chunks and cross-references. The input is fed in slices of at
+ * most 64 KiB and the event loop gets a turn between slices, so a very large document never blocks
+ * it for long. Throws MalformedDocumentError for anything that is not a well-formed, entity-free
+ * UTF-8 document with a dokid (DocumentLimitError, a subclass, beyond the limits in limits.ts).
  */
 export async function extractDocument(
   input: ExtractInput,
@@ -42,58 +37,19 @@ export async function extractDocument(
   if (!Number.isInteger(maxChunkChars) || maxChunkChars < 1) {
     throw new RangeError(`maxChunkChars must be a positive integer, got ${maxChunkChars}`);
   }
-  // The tokenizer's line/column bookkeeping costs time, so the document is parsed without it;
-  // only a syntax error triggers a second, position-tracking pass over the same input to report
-  // where the error is. A Buffer or string can simply be read again; a stream's chunks are kept
-  // (references, no copy) up to REPLAY_LIMIT bytes for that purpose.
-  const recorder = typeof input === 'string' || input instanceof Uint8Array ? null : new ChunkRecorder(input);
+  // The tokenizer's line/column bookkeeping costs time, so the document is parsed without it; only
+  // a syntax error triggers a second, position-tracking pass over the same input to say where.
   try {
-    return await runExtraction(recorder ?? input, maxChunkChars, false);
+    return await runExtraction(input, maxChunkChars, false);
   } catch (err) {
     if (err instanceof MalformedDocumentError && unlocated.has(err)) {
-      const replay = recorder === null ? input : recorder.replay();
-      if (replay !== null) {
-        try {
-          await runExtraction(replay, maxChunkChars, true);
-        } catch (located) {
-          if (located instanceof MalformedDocumentError) throw located;
-        }
+      try {
+        await runExtraction(input, maxChunkChars, true);
+      } catch (located) {
+        if (located instanceof MalformedDocumentError) throw located;
       }
     }
     throw err;
-  }
-}
-
-/** Input bytes kept for a position-tracking replay after a syntax error in a stream. */
-const REPLAY_LIMIT = 64 * 1024 * 1024;
-
-type InputChunk = Buffer | Uint8Array | string;
-
-/** Passes a stream's chunks through and remembers them (up to REPLAY_LIMIT bytes). */
-class ChunkRecorder implements AsyncIterable<InputChunk> {
-  private chunks: InputChunk[] | null = [];
-  private size = 0;
-
-  constructor(private readonly source: AsyncIterable<InputChunk> | NodeJS.ReadableStream) {}
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<InputChunk, void, undefined> {
-    for await (const chunk of this.source as AsyncIterable<InputChunk>) {
-      if (this.chunks !== null) {
-        this.size += typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk.length : 0;
-        if (this.size <= REPLAY_LIMIT) this.chunks.push(chunk);
-        else this.chunks = null;
-      }
-      yield chunk;
-    }
-  }
-
-  /** The recorded chunks as a new input, or null when the stream was too large to keep. */
-  replay(): AsyncIterable<InputChunk> | null {
-    const chunks = this.chunks;
-    if (chunks === null) return null;
-    return (async function* () {
-      yield* chunks;
-    })();
   }
 }
 
@@ -103,62 +59,60 @@ async function runExtraction(
   trackPosition: boolean,
 ): Promise<ExtractedDocument> {
   const extractor = new DocumentExtractor(maxChunkChars, trackPosition);
-  for await (const slice of textSlices(input)) {
+  for (const slice of textSlices(input)) {
     extractor.write(slice);
     await yieldToEventLoop();
   }
   extractor.close();
-  return extractor.result();
+  return assembleResult(extractor.collected());
 }
 
 /** XML syntax errors raised while the tokenizer did not track positions (no line/column yet). */
 const unlocated = new WeakSet<MalformedDocumentError>();
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Element roles: decided once when an element opens, acted on again when it closes.
 
-const R_INLINE = 0;
-const R_BLOCK = 1;
-const R_SKIP = 2;
-const R_HEADER = 3;
-const R_DD = 4;
-const R_DD_LI = 5;
-const R_MAIN = 6;
-const R_H1 = 7;
-const R_SECTION = 8;
-const R_SECTION_HEADING = 9;
-const R_ARTICLE = 10;
-const R_FUTURE = 11;
-const R_ART_HEADER = 12;
-const R_ART_NUMBER = 13;
-const R_ART_TITLE = 14;
-const R_NOTES = 15;
-const R_CHANGE = 16;
-const R_LI = 17;
-const R_TABLE = 18;
-const R_TR = 19;
-const R_CELL = 20;
-const R_BR = 21;
-const R_SPACE_AFTER = 22;
+/** What an element is to the extractor. */
+type Role =
+  | 'inline'
+  | 'block'
+  | 'skip'
+  | 'header'
+  | 'dd'
+  | 'ddItem'
+  | 'main'
+  | 'h1'
+  | 'section'
+  | 'sectionHeading'
+  | 'article'
+  | 'futureArticle'
+  | 'articleHeader'
+  | 'articleNumber'
+  | 'articleTitle'
+  | 'notes'
+  | 'change'
+  | 'listItem'
+  | 'table'
+  | 'tableRow'
+  | 'tableCell'
+  | 'lineBreak'
+  | 'spaceAfter';
 
 /** Roles of body elements by class (the class attribute normally holds exactly one class). */
-const ARTICLE_CLASS_ROLES = new Map<string, number>([
-  ['legalArticle', R_ARTICLE],
-  ['futureLegalArticle', R_FUTURE],
-  ['changesToParent', R_NOTES],
-  ['change', R_CHANGE],
-  ['footnote', R_SKIP],
+const ARTICLE_CLASS_ROLES = new Map<string, Role>([
+  ['legalArticle', 'article'],
+  ['futureLegalArticle', 'futureArticle'],
+  ['changesToParent', 'notes'],
+  ['change', 'change'],
+  ['footnote', 'skip'],
 ]);
-const SPAN_CLASS_ROLES = new Map<string, number>([
-  ['legalArticleValue', R_ART_NUMBER],
-  ['legalArticleTitle', R_ART_TITLE],
-  ['futureLegalArticleHeader', R_ART_HEADER],
-  ['futuretitle', R_BLOCK],
-  ['data-marginOriginalId', R_SPACE_AFTER],
+const SPAN_CLASS_ROLES = new Map<string, Role>([
+  ['legalArticleValue', 'articleNumber'],
+  ['legalArticleTitle', 'articleTitle'],
+  ['futureLegalArticleHeader', 'articleHeader'],
+  ['futuretitle', 'block'],
+  ['data-marginOriginalId', 'spaceAfter'],
 ]);
 const BLOCK_ELEMENTS = new Set([
   'p',
@@ -189,12 +143,26 @@ const BLOCK_ELEMENTS = new Set([
   'h5',
   'h6',
 ]);
-/** Whitespace-only text containing a line break: see text(). */
-const FORMATTING_ONLY = /^[ \t\r\n]*\n[ \t\r\n]*$/;
+/** Characters before / after an inline-element boundary that call for a word space there (see
+ * text()): the left side must not end in an opening bracket, quote, slash, hyphen or dash; the
+ * right side must start with a letter, digit, opening bracket/quote or a § sign. */
+const NO_SPACE_AFTER = /[\s([{«„“‘"'/\-\u2010-\u2015]/;
+const SPACE_BEFORE = /[\p{L}\p{N}([{«§]/u;
+/** What an element's first child was (whitespace-only text aside): see DocumentExtractor.text(). */
+const enum FirstChild {
+  None,
+  Text,
+  Element,
+}
+
+/** Typographically attached inline elements: no word space at their boundaries. */
+const ATTACHED_ELEMENTS = new Set(['sub', 'sup']);
+/** A § whose whole text is this placeholder is repealed and has no text. */
+const REPEALED_PLACEHOLDER = /^\((?:opphevet|oppheva|oppheve)\)\.?$/i;
 const HEADING_ELEMENTS = new Set(['h2', 'h3', 'h4', 'h5', 'h6']);
 
 /** Class lookup that also copes with several space-separated classes. */
-function classRole(roles: ReadonlyMap<string, number>, cls: string | undefined): number | undefined {
+function classRole(roles: ReadonlyMap<string, Role>, cls: string | undefined): Role | undefined {
   if (cls === undefined) return undefined;
   const direct = roles.get(cls);
   if (direct !== undefined || !cls.includes(' ')) return direct;
@@ -211,61 +179,21 @@ function hasClass(cls: string | undefined, name: string): boolean {
   return cls.includes(' ') && cls.split(/\s+/).includes(name);
 }
 
-function lastSegment(url: string | undefined): string | null {
-  if (url === undefined || url === '') return null;
-  const seg = url.slice(url.lastIndexOf('/') + 1);
-  return seg === '' ? null : seg;
+/** Exhaustiveness check of a switch over roles: a new Role without a case fails to compile. */
+function unreachable(role: never): never {
+  throw new Error(`extractor: unhandled role ${String(role)}`);
 }
 
-const AMENDMENT_TITLE = /^(?:lov|forskrift|vedtak|kunngjøring|instruks|forordning)\s+om\s+endring/i;
-const AMENDMENT_SHORT_TITLE = /^endrings(?:lov|forskrift)/i;
+/** Only XML whitespace (space, tab, CR, LF): see text(). */
+function isXmlBlank(t: string): boolean {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
 
 // ---------------------------------------------------------------------------------------------
-
-type UnitKind = SectionKind | 'root';
-
-/** A section (unit) while it is being built. */
-class Unit {
-  key = '';
-  number: string | null = null;
-  title: string | null = null;
-  /** Own heading as shown in heading paths. */
-  heading = '';
-  headingPath = '';
-  repealed = false;
-  text = '';
-  notesText: string | null = null;
-  textHash = '';
-  chunkTexts: string[] = [];
-  /** Empty text block: not emitted. */
-  dropped = false;
-  /** The § header / chapter heading has been read (or can no longer come). */
-  headerDone = false;
-  numberParts: string[] = [];
-  titleParts: string[] = [];
-  headingParts: string[] = [];
-  notes: TextSink | null = null;
-  /** Chapters and the document root: the text block currently collecting loose text. */
-  openBlock: Unit | null = null;
-  readonly sink: TextSink | null;
-
-  constructor(
-    readonly kind: UnitKind,
-    /** Enclosing unit; null at top level. */
-    readonly parent: Unit | null,
-  ) {
-    this.sink =
-      kind === 'article' || kind === 'future_article' || kind === 'text_block' ? new TextSink() : null;
-  }
-}
-
-interface PendingReference {
-  unit: Unit | null;
-  kind: CrossReferenceKind;
-  raw: string;
-  targets: string[];
-  first: string;
-}
 
 class DocumentExtractor {
   private readonly parser: SaxesParser<{ xmlns: false; position: boolean }>;
@@ -274,10 +202,11 @@ class DocumentExtractor {
   private readonly stack: Unit[] = [this.root];
   private top: Unit = this.root;
   private readonly units: Unit[] = [];
-  private readonly keys = new Map<string, Unit>();
-  private readonly suffixes = new Map<string, number>();
+  private readonly keyAssigner = new KeyAssigner();
   private readonly refs: PendingReference[] = [];
-  private readonly roles: number[] = [];
+  private readonly roles: Role[] = [];
+  /** Element names, parallel to roles ('' inside skipped subtrees). */
+  private readonly names: string[] = [];
 
   private skipDepth = 0;
   /** Parts of the heading / § number / § title / h1 being captured, or null. */
@@ -296,7 +225,19 @@ class DocumentExtractor {
   private readonly h1Parts: string[] = [];
   private articleCount = 0;
   private changeCount = 0;
-  private unitCounter = 0;
+  // Whitespace rule state (see text()).
+  /** Last character of the text routed since the last block boundary ('' at a line start). */
+  private lastChar = '';
+  /** A tag came after the last non-blank text. */
+  private tagBefore = false;
+  /** Open (visible) sub/sup elements, and whether the last non-blank text was inside one. */
+  private attachedDepth = 0;
+  private lastTextAttached = false;
+  /** An uncertain position (see text()) lies between the last non-blank text and the next. */
+  private uncertain = false;
+  /** Per open element: what its first child (blank text aside) was. */
+  private readonly firstChild: FirstChild[] = [];
+  private inputLength = 0;
 
   constructor(
     private readonly maxChunkChars: number,
@@ -333,6 +274,7 @@ class DocumentExtractor {
   }
 
   write(slice: string): void {
+    this.inputLength += slice.length;
     this.parser.write(slice);
   }
 
@@ -355,10 +297,17 @@ class DocumentExtractor {
     const roles = this.roles;
     if (this.skipDepth > 0) {
       this.skipDepth++;
-      roles.push(R_SKIP);
+      roles.push('skip');
+      this.names.push('');
+      this.firstChild.push(FirstChild.None);
       return;
     }
     const name = tag.name;
+    this.names.push(name);
+    this.tagPosition();
+    const parentFirst = this.firstChild.length - 1;
+    if (this.firstChild[parentFirst] === FirstChild.None) this.firstChild[parentFirst] = FirstChild.Element;
+    this.firstChild.push(FirstChild.None);
     const attrs = tag.attributes;
     if (roles.length === 0) {
       if (this.rootClosed) {
@@ -366,188 +315,200 @@ class DocumentExtractor {
       }
       this.rootSeen = true;
       this.language = attrs['lang'] ?? attrs['xml:lang'] ?? null;
-      roles.push(R_INLINE);
+      roles.push('inline');
       return;
     }
     if (this.inHeader) {
-      roles.push(this.openInHeader(name, attrs['class']));
+      const role = this.openInHeader(name, attrs['class']);
+      roles.push(role);
+      this.afterTag(role, name, true);
       return;
     }
     if (!this.inMain) {
-      roles.push(this.openOutsideMain(name));
+      const role = this.openOutsideMain(name);
+      roles.push(role);
+      this.afterTag(role, name, true);
       return;
     }
     const role = this.bodyRole(name, attrs['class']);
     roles.push(role);
+    this.afterTag(role, name, true);
     switch (role) {
-      case R_INLINE:
+      case 'inline':
         if (name === 'a') this.link(attrs['href']);
         else if (name === 'img') this.image(attrs['alt']);
         return;
-      case R_BLOCK:
+      case 'block':
         this.boundary();
         return;
-      case R_SKIP:
+      case 'skip':
         this.skipDepth = 1;
         return;
-      case R_SECTION:
+      case 'section':
         this.openUnit('chapter', attrs);
         return;
-      case R_ARTICLE:
+      case 'article':
         this.articleCount++;
         this.openUnit('article', attrs);
         return;
-      case R_FUTURE:
+      case 'futureArticle':
         this.openUnit('future_article', attrs);
         return;
-      case R_SECTION_HEADING:
+      case 'sectionHeading':
         this.headingUnit = this.top;
         this.capture = this.top.headingParts;
         if (attrs['data-repealeddate']) this.top.repealed = true;
         return;
-      case R_ART_HEADER:
+      case 'articleHeader':
         this.artHeaderDepth++;
         return;
-      case R_ART_NUMBER:
+      case 'articleNumber':
         this.capture = this.top.numberParts;
         return;
-      case R_ART_TITLE:
+      case 'articleTitle':
         this.capture = this.top.titleParts;
         return;
-      case R_H1:
+      case 'h1':
         this.capture = this.h1Parts;
         return;
-      case R_NOTES:
+      case 'notes':
         this.openNotes();
         return;
-      case R_CHANGE:
+      case 'change':
         this.boundary();
         this.change(attrs);
         return;
-      case R_LI:
+      case 'listItem':
         this.boundary();
         this.listMarker(attrs['data-li-identifier'] ?? attrs['data-name']);
         return;
-      case R_TABLE:
+      case 'table':
         this.boundary();
         this.cellIndex.push(0);
         return;
-      case R_TR:
+      case 'tableRow':
         this.boundary();
         if (this.cellIndex.length > 0) this.cellIndex[this.cellIndex.length - 1] = 0;
         return;
-      case R_CELL: {
+      case 'tableCell': {
         const last = this.cellIndex.length - 1;
         const index = this.cellIndex[last] ?? 0;
-        if (index > 0) this.text(' | ');
+        if (index > 0) this.route(' | ');
         if (last >= 0) this.cellIndex[last] = index + 1;
         this.cellDepth++;
         return;
       }
-      case R_BR:
+      case 'lineBreak':
         if (this.capture !== null) this.capture.push('\n');
         else this.boundary();
         return;
-      default:
+      case 'spaceAfter':
         return;
+      case 'header':
+      case 'dd':
+      case 'ddItem':
+      case 'main':
+        return; // header and outside-main roles: never given inside main
+      default:
+        return unreachable(role);
     }
   }
 
-  private openInHeader(name: string, cls: string | undefined): number {
+  private openInHeader(name: string, cls: string | undefined): Role {
     switch (name) {
       case 'dd':
         if (this.header.openDd(cls)) {
           this.ddCaptured = true;
-          return R_DD;
+          return 'dd';
         }
         return this.startSkip();
       case 'dt':
         return this.startSkip();
       case 'li':
         if (this.ddCaptured) this.header.openLi();
-        return R_DD_LI;
+        return 'ddItem';
       case 'br':
         if (this.ddCaptured) this.header.text(' ');
-        return R_INLINE;
+        return 'inline';
       default:
-        return R_INLINE;
+        return 'inline';
     }
   }
 
   /** Skip an element's whole subtree (header parts that are not read, the html head). */
-  private startSkip(): number {
+  private startSkip(): Role {
     this.skipDepth = 1;
-    return R_SKIP;
+    return 'skip';
   }
 
-  private openOutsideMain(name: string): number {
+  private openOutsideMain(name: string): Role {
     switch (name) {
       case 'head':
         return this.startSkip();
       case 'header':
         this.inHeader = true;
-        return R_HEADER;
+        return 'header';
       case 'main':
         this.inMain = true;
-        return R_MAIN;
+        return 'main';
       default:
-        return R_INLINE;
+        return 'inline';
     }
   }
 
-  private bodyRole(name: string, cls: string | undefined): number {
+  private bodyRole(name: string, cls: string | undefined): Role {
     const top = this.top;
     // A chapter's heading must be its first child element.
     if (!top.headerDone && top.kind === 'chapter' && this.headingUnit === null) {
       top.headerDone = true;
-      if (HEADING_ELEMENTS.has(name) && !hasClass(cls, 'legalArticleHeader')) return R_SECTION_HEADING;
+      if (HEADING_ELEMENTS.has(name) && !hasClass(cls, 'legalArticleHeader')) return 'sectionHeading';
     }
     switch (name) {
       case 'article': {
         const role = classRole(ARTICLE_CLASS_ROLES, cls);
-        if (role === R_NOTES && this.notesSink !== null) return R_BLOCK;
-        return role ?? R_BLOCK;
+        if (role === 'notes' && this.notesSink !== null) return 'block';
+        return role ?? 'block';
       }
       case 'section':
-        return hasClass(cls, 'section') ? R_SECTION : R_BLOCK;
+        return hasClass(cls, 'section') ? 'section' : 'block';
       case 'span': {
         const role = classRole(SPAN_CLASS_ROLES, cls);
-        if (role === R_ART_HEADER) return this.canOpenArticleHeader() ? R_ART_HEADER : R_INLINE;
-        if (role === R_ART_NUMBER || role === R_ART_TITLE) {
-          return this.artHeaderDepth > 0 && this.capture === null ? role : R_INLINE;
+        if (role === 'articleHeader') return this.canOpenArticleHeader() ? 'articleHeader' : 'inline';
+        if (role === 'articleNumber' || role === 'articleTitle') {
+          return this.artHeaderDepth > 0 && this.capture === null ? role : 'inline';
         }
-        return role ?? R_INLINE;
+        return role ?? 'inline';
       }
       case 'h2':
       case 'h3':
       case 'h4':
       case 'h5':
       case 'h6':
-        if (hasClass(cls, 'legalArticleHeader') && this.canOpenArticleHeader()) return R_ART_HEADER;
-        return R_BLOCK;
+        if (hasClass(cls, 'legalArticleHeader') && this.canOpenArticleHeader()) return 'articleHeader';
+        return 'block';
       case 'h1':
-        return this.capture === null && this.h1Parts.length === 0 ? R_H1 : R_BLOCK;
+        return this.capture === null && this.h1Parts.length === 0 ? 'h1' : 'block';
       case 'sup':
-        return hasClass(cls, 'footnotereference') ? R_SKIP : R_INLINE;
+        return hasClass(cls, 'footnotereference') ? 'skip' : 'inline';
       case 'footer':
-        return hasClass(cls, 'footnotes') ? R_SKIP : R_BLOCK;
+        return hasClass(cls, 'footnotes') ? 'skip' : 'block';
       case 'li':
-        return R_LI;
+        return 'listItem';
       case 'table':
-        return R_TABLE;
+        return 'table';
       case 'tr':
-        return R_TR;
+        return 'tableRow';
       case 'td':
       case 'th':
-        return R_CELL;
+        return 'tableCell';
       case 'br':
-        return R_BR;
+        return 'lineBreak';
       case 'script':
       case 'style':
       case 'template':
-        return R_SKIP;
+        return 'skip';
       default:
-        return BLOCK_ELEMENTS.has(name) ? R_BLOCK : R_INLINE;
+        return BLOCK_ELEMENTS.has(name) ? 'block' : 'inline';
     }
   }
 
@@ -563,82 +524,148 @@ class DocumentExtractor {
 
   private closeElement(): void {
     const role = this.roles.pop();
+    const name = this.names.pop() ?? '';
+    if (this.skipDepth <= 1) this.tagPosition();
+    this.firstChild.pop();
     if (this.roles.length === 0) this.rootClosed = true;
+    if (role !== undefined && this.skipDepth <= 1) this.afterTag(role, name, false);
     switch (role) {
-      case R_INLINE:
+      case 'inline':
         return;
-      case R_SKIP:
+      case 'skip':
         this.skipDepth--;
         return;
-      case R_BLOCK:
-      case R_CHANGE:
-      case R_TR:
+      case 'block':
+      case 'change':
+      case 'tableRow':
         this.boundary();
         return;
-      case R_SECTION:
-      case R_ARTICLE:
-      case R_FUTURE:
+      case 'section':
+      case 'article':
+      case 'futureArticle':
         this.closeUnit();
         return;
-      case R_SECTION_HEADING: {
+      case 'sectionHeading': {
         const unit = this.headingUnit;
         this.capture = null;
         this.headingUnit = null;
         if (unit !== null) unit.headerDone = true;
         return;
       }
-      case R_ART_HEADER:
+      case 'articleHeader':
         this.artHeaderDepth--;
         this.top.headerDone = true;
         return;
-      case R_ART_NUMBER:
-      case R_ART_TITLE:
-      case R_H1:
+      case 'articleNumber':
+      case 'articleTitle':
+      case 'h1':
         this.capture = null;
         return;
-      case R_NOTES:
+      case 'notes':
         this.notesSink?.newline();
         this.notesSink = null;
         return;
-      case R_LI: {
+      case 'listItem': {
         this.boundary();
         this.existingSink()?.clearPrefix();
         return;
       }
-      case R_TABLE:
+      case 'table':
         this.cellIndex.pop();
         this.boundary();
         return;
-      case R_CELL:
+      case 'tableCell':
         this.cellDepth--;
         return;
-      case R_SPACE_AFTER:
-        this.text(' ');
+      case 'spaceAfter':
+        this.route(' ');
+        this.lastChar = ' ';
         return;
-      case R_HEADER:
+      case 'header':
         this.inHeader = false;
         return;
-      case R_DD:
+      case 'dd':
         this.header.closeDd();
         this.ddCaptured = false;
         return;
-      case R_DD_LI:
+      case 'ddItem':
         if (this.ddCaptured) this.header.closeLi();
         return;
-      case R_MAIN:
+      case 'main':
         this.endTextBlock(this.root);
         this.inMain = false;
         return;
-      default:
+      case 'lineBreak':
+      case undefined:
         return;
+      default:
+        return unreachable(role);
     }
   }
 
+  /**
+   * Text of the document, with the serialisation-independent whitespace rule (#12.3). Serialisers
+   * add whitespace-only text between tags (indentation of element-only content) or delete it
+   * (libxml2's blank-node heuristic in `xmllint --format` deletes whitespace-only text between
+   * two tags unless the enclosing element's first child is text). So a position between two tags
+   * (with nothing or only XML whitespace between them) is
+   * - certain when the enclosing element's first child is (non-blank) text: whitespace there is
+   *   one space, nothing there is nothing (no serialiser changes mixed content);
+   * - uncertain otherwise: whitespace there is ignored, and one word space is put in when the
+   *   text before ends in a character other than a space, opening bracket/quote, slash, hyphen or
+   *   dash, and the text after starts with a letter, digit, opening bracket/quote or §, unless
+   *   one of the two tags is a sub/sup (`<i>T</i><sub>n</sub>`). `<strong>1.</strong> <a>Lov`,
+   *   `<strong>1.</strong><a>Lov` and the same indented all give "1. Lov".
+   * Block elements start new lines, so positions next to them never matter. Text with visible
+   * characters keeps every space it has.
+   */
   private text(t: string): void {
     if (this.skipDepth > 0) return;
-    // Whitespace-only text with a line break is indentation between elements (a pretty-printed
-    // serialisation): never text. Lovdata's own files have no line breaks at all.
-    if (t.length < 512 && t.includes('\n') && FORMATTING_ONLY.test(t)) return;
+    const parent = this.firstChild.length - 1;
+    if (isXmlBlank(t)) {
+      if (this.firstChild[parent] === FirstChild.Text) {
+        this.route(' ');
+        this.lastChar = ' ';
+      }
+      return;
+    }
+    const attached = this.attachedDepth > 0;
+    if (this.uncertain && !attached && !this.lastTextAttached) {
+      const before = this.lastChar;
+      if (before !== '' && !NO_SPACE_AFTER.test(before) && SPACE_BEFORE.test(t.charAt(0))) this.route(' ');
+    }
+    this.uncertain = false;
+    this.tagBefore = false;
+    this.lastTextAttached = attached;
+    if (this.firstChild[parent] === FirstChild.None) this.firstChild[parent] = FirstChild.Text;
+    this.lastChar = t.charAt(t.length - 1);
+    this.route(t);
+  }
+
+  /** A tag (open or close) at the current position: marks an uncertain position (see text()). */
+  private tagPosition(): void {
+    if (this.tagBefore && this.firstChild[this.firstChild.length - 1] !== FirstChild.Text) {
+      this.uncertain = true;
+    }
+    this.tagBefore = true;
+  }
+
+  /** After a tag: a block-level role starts a new line, so no word space can follow; a visible
+   * sub/sup is typographically attached to its neighbours (no word space next to its text). */
+  private afterTag(role: Role, name: string, opening: boolean): void {
+    if (role === 'inline') {
+      if (ATTACHED_ELEMENTS.has(name)) this.attachedDepth += opening ? 1 : -1;
+      return;
+    }
+    if (role === 'skip') return;
+    this.lastChar = '';
+    this.uncertain = false;
+    this.lastTextAttached = false;
+  }
+
+  /** Routes text (from the document or generated: separators, markers) to where it belongs. */
+  private route(t: string): void {
+    if (this.skipDepth > 0) return;
     if (this.capture !== null) {
       this.capture.push(t);
       return;
@@ -686,7 +713,8 @@ class DocumentExtractor {
   private listMarker(marker: string | undefined): void {
     if (marker === undefined || marker === '') return;
     if (this.capture !== null || this.cellDepth > 0) {
-      this.text(`${marker} `);
+      this.route(`${marker} `);
+      this.lastChar = ' ';
       return;
     }
     if (this.skipDepth > 0 || this.artHeaderDepth > 0) return;
@@ -697,7 +725,10 @@ class DocumentExtractor {
   private image(alt: string | undefined): void {
     if (alt === undefined) return;
     const label = normaliseLine(alt);
-    if (label !== '') this.text(` [${label}] `);
+    if (label !== '') {
+      this.route(` [${label}] `);
+      this.lastChar = ' ';
+    }
   }
 
   private openNotes(): void {
@@ -711,9 +742,14 @@ class DocumentExtractor {
 
   private openUnit(kind: SectionKind, attrs: Record<string, string>): void {
     const parent = this.top;
+    if (this.stack.length > MAX_SECTION_DEPTH) {
+      throw new DocumentLimitError(
+        `sections (chapters, §§) nested deeper than ${MAX_SECTION_DEPTH} levels (MAX_SECTION_DEPTH)`,
+      );
+    }
     this.endTextBlock(parent);
     const unit = new Unit(kind, parent === this.root ? null : parent);
-    unit.key = this.assignKey(kind, unit, attrs);
+    unit.key = this.keyAssigner.assign(kind, unit, attrs);
     if (attrs['data-repealeddate']) unit.repealed = true;
     this.units.push(unit);
     this.stack.push(unit);
@@ -743,62 +779,29 @@ class DocumentExtractor {
     if (block.text === '') block.dropped = true;
   }
 
-  /** Keys: see ExtractedSection.key. */
-  private assignKey(kind: SectionKind, unit: Unit, attrs: Record<string, string>): string {
-    const n = this.unitCounter++;
-    const keys = this.keys;
-    let key: string;
-    if (kind === 'chapter') {
-      key = this.uniqueKey(lastSegment(attrs['data-lovdata-URL']) ?? (attrs['data-name'] || `section-${n}`));
-    } else if (kind === 'article') {
-      const base = attrs['data-name'] || lastSegment(attrs['data-lovdata-URL']) || `article-${n}`;
-      const holder = keys.get(base);
-      if (holder !== undefined && holder.kind === 'future_article') {
-        // A current § takes its plain name; the not-yet-in-force text moves aside.
-        holder.key = this.uniqueKey(`future:${base}`);
-        keys.set(holder.key, holder);
-        key = base;
-      } else {
-        key = this.uniqueKey(base);
-      }
-    } else {
-      const base = attrs['data-name'] || `future-${n}`;
-      const holder = keys.get(base);
-      key = this.uniqueKey(holder !== undefined && holder.kind === 'article' ? `future:${base}` : base);
-    }
-    keys.set(key, unit);
-    return key;
-  }
-
-  /** `base`, or `base~2`, `base~3` … when taken (a per-base counter keeps this O(1)). */
-  private uniqueKey(base: string): string {
-    if (!this.keys.has(base)) return base;
-    for (let i = this.suffixes.get(base) ?? 2; ; i++) {
-      const candidate = `${base}~${i}`;
-      if (!this.keys.has(candidate)) {
-        this.suffixes.set(base, i + 1);
-        return candidate;
-      }
-    }
-  }
-
   /** Freeze a unit's number/title/heading/text/notes, hash it and split its chunk texts. */
   private finishUnit(unit: Unit): void {
     if (unit.kind === 'chapter') {
-      const lines = unit.headingParts.length === 0 ? [] : headingLines(unit.headingParts);
+      const lines = unit.headingParts.length === 0 ? [] : headingLines(unit.headingParts, unit.markers);
       const { number, title } = splitChapterHeading(lines);
       unit.number = number;
       unit.title = title;
       unit.heading = lines.join(' ');
       if (isRepealedTitle(unit.heading)) unit.repealed = true;
     } else if (unit.kind !== 'text_block') {
-      unit.number = joinNormalised(unit.numberParts);
-      unit.title = joinNormalised(unit.titleParts);
+      unit.number = joinNormalised(unit.numberParts, unit.markers);
+      unit.title = joinNormalised(unit.titleParts, unit.markers);
       unit.heading = articleHeading(unit.number, unit.title);
       if (isRepealedTitle(unit.title)) unit.repealed = true;
     }
     unit.numberParts = unit.titleParts = unit.headingParts = [];
     unit.text = unit.sink === null ? '' : unit.sink.finish();
+    if (unit.sink !== null) for (const id of unit.sink.markers) unit.markers.add(id);
+    // A repealed § whose only text is the placeholder '(Opphevet)': repealed, no text.
+    if (unit.kind !== 'text_block' && unit.text.length < 16 && REPEALED_PLACEHOLDER.test(unit.text)) {
+      unit.text = '';
+      unit.repealed = true;
+    }
     if (unit.notes !== null) {
       const notes = unit.notes.finish();
       unit.notesText = notes === '' ? null : notes;
@@ -842,127 +845,26 @@ class DocumentExtractor {
     }
   }
 
-  // --- result ----------------------------------------------------------------------------------
-
-  async result(): Promise<ExtractedDocument> {
-    const h = this.header.build();
-    if (h.dokid === null) throw new MalformedDocumentError('document has no dokid');
-    // Real dokids are ~20-40 characters (NL/lov/1999-03-26-17); a 100,000-character one is an attack.
-    if (h.dokid.length > MAX_DOKID_LENGTH)
-      throw new MalformedDocumentError(
-        `dokid is ${h.dokid.length} characters long, more than ${MAX_DOKID_LENGTH} (starts ${JSON.stringify(h.dokid.slice(0, 40))})`,
-      );
-    const documentId = h.dokid;
-    const refid = h.refid ?? documentId.slice(documentId.indexOf('/') + 1);
-    const title = h.title ?? joinNormalised(this.h1Parts) ?? '';
-
-    const sections: ExtractedSection[] = [];
-    const chunks: ExtractedChunk[] = [];
-    const blockCounts = new Map<Unit | null, number>();
-    let done = 0;
-    for (const unit of this.units) {
-      if (unit.dropped) continue;
-      const parent = unit.parent;
-      const parentKey = parent === null ? null : parent.key;
-      if (unit.kind === 'text_block') {
-        const k = blockCounts.get(parent) ?? 0;
-        blockCounts.set(parent, k + 1);
-        unit.key = `${parentKey ?? 'main'}/text-${k}`;
-      }
-      const parentPath = parent === null ? '' : parent.headingPath;
-      unit.headingPath =
-        parentPath === ''
-          ? unit.heading
-          : unit.heading === ''
-            ? parentPath
-            : `${parentPath} > ${unit.heading}`;
-      sections.push({
-        key: unit.key,
-        parentKey,
-        kind: unit.kind as SectionKind,
-        number: unit.number,
-        title: unit.title,
-        headingPath: unit.headingPath,
-        text: unit.text,
-        notes: unit.notesText,
-        repealed: unit.repealed,
-        ord: sections.length,
-        textHash: unit.textHash,
-      });
-      const texts = unit.chunkTexts;
-      for (let k = 0; k < texts.length; k++) {
-        const text = texts[k] as string;
-        chunks.push({
-          chunkId: `${documentId}/${unit.key}#c${k}`,
-          sectionKey: unit.key,
-          ord: chunks.length,
-          headingPath: unit.headingPath,
-          text,
-          tokenCount: estimateTokens(text),
-        });
-      }
-      unit.chunkTexts = [];
-      // Keep the loop responsive on huge documents.
-      if (++done % 20_000 === 0) await yieldToEventLoop();
-    }
-
-    const crossReferences: ExtractedCrossReference[] = [];
-    for (const ref of this.refs) {
-      let unit = ref.unit;
-      while (unit !== null && unit.dropped) unit = unit.parent;
-      crossReferences.push({
-        sectionKey: unit === null ? null : unit.key,
-        kind: ref.kind,
-        raw: ref.raw,
-        ...splitTarget(ref.first),
-        targets: ref.targets,
-      });
-    }
-    const headerRef = (kind: CrossReferenceKind, raw: string): void => {
-      crossReferences.push({ sectionKey: null, kind, raw, ...splitTarget(raw), targets: [raw] });
-    };
-    for (const raw of h.changesDocuments) headerRef('changes_document', raw);
-    for (const raw of h.basedOn) headerRef('based_on', raw);
-    if (h.lastChangedBy !== null)
-      for (const raw of refsInText(h.lastChangedBy)) headerRef('last_changed_by', raw);
-
-    const isAmendment =
-      AMENDMENT_TITLE.test(title) ||
-      (h.shortTitle !== null && AMENDMENT_SHORT_TITLE.test(h.shortTitle)) ||
-      (this.articleCount === 0 && this.changeCount > 0);
-
+  /** Everything collected, for result assembly. */
+  collected(): CollectedDocument {
     return {
-      documentId,
-      refid,
-      legacyId: h.legacyId,
+      header: this.header.build(),
+      h1Parts: this.h1Parts,
+      units: this.units,
+      refs: this.refs,
       language: this.language,
-      title,
-      shortTitle: h.shortTitle,
-      ministries: h.ministries,
-      subunits: h.subunits,
-      dateInForceRaw: h.dateInForceRaw,
-      dateInForce: h.dateInForce,
-      lastChangeInForce: h.lastChangeInForce,
-      lastChangedBy: h.lastChangedBy,
-      changesDocuments: h.changesDocuments,
-      basedOn: h.basedOn,
-      legalAreas: h.legalAreas,
-      publishedAt: h.publishedAt,
-      journalNumber: h.journalNumber,
-      lastUpdated: h.lastUpdated,
-      isAmendment,
-      sections,
-      chunks,
-      crossReferences,
+      articleCount: this.articleCount,
+      changeCount: this.changeCount,
+      inputLength: this.inputLength,
     };
   }
 }
 
 /** Heading parts (with '\n' for each <br/>) -> normalised, non-empty lines. */
-function headingLines(parts: readonly string[]): string[] {
+function headingLines(parts: readonly string[], markers: Set<string>): string[] {
   const out: string[] = [];
   for (const line of parts.join('').split('\n')) {
-    const normalised = normaliseLine(line);
+    const normalised = cleanLine(line, markers);
     if (normalised !== '') out.push(detach(normalised));
   }
   return out;

@@ -1,5 +1,5 @@
 export { extractDocument } from './document-extractor.ts';
-export { MalformedDocumentError } from './errors.ts';
+export { DocumentLimitError, MalformedDocumentError } from './errors.ts';
 export { DEFAULT_MAX_CHUNK_CHARS, estimateTokens, splitIntoChunks } from './chunker.ts';
 export { normaliseLine, TextSink } from './text-normaliser.ts';
 export { splitTarget } from './cross-references.ts';

@@ -4,36 +4,21 @@ import { MalformedDocumentError } from './errors.ts';
 /** Largest slice handed to the XML tokenizer in one synchronous call (bytes or UTF-16 units). */
 export const MAX_SLICE = 64 * 1024;
 
-export type ExtractInput =
-  AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream | Uint8Array | string;
+/** A whole document: text, or its UTF-8 bytes (parse-job passes text). */
+export type ExtractInput = string | Uint8Array;
 
 /**
- * Turn any accepted input into decoded string slices of at most MAX_SLICE bytes / code units.
- * Bytes are decoded as UTF-8, strictly: multi-byte characters split across chunks are joined
- * correctly, and invalid UTF-8 (including a truncated final character) throws
+ * The input as decoded string slices of at most MAX_SLICE bytes / code units. Bytes are decoded as
+ * UTF-8, strictly: invalid UTF-8 (including a truncated final character) throws
  * MalformedDocumentError.
  */
-export async function* textSlices(input: ExtractInput): AsyncGenerator<string, void, undefined> {
-  const decoder = new Utf8Slicer();
+export function* textSlices(input: ExtractInput): Generator<string, void, undefined> {
   if (typeof input === 'string') {
     yield* stringSlices(input);
     return;
   }
-  if (input instanceof Uint8Array) {
-    yield* decoder.bytes(input);
-    decoder.end();
-    return;
-  }
-  for await (const chunk of input as AsyncIterable<unknown>) {
-    if (typeof chunk === 'string') {
-      decoder.end();
-      yield* stringSlices(chunk);
-    } else if (chunk instanceof Uint8Array) {
-      yield* decoder.bytes(chunk);
-    } else {
-      throw new TypeError(`extractDocument: unsupported chunk type ${typeof chunk}`);
-    }
-  }
+  const decoder = new Utf8Slicer();
+  yield* decoder.bytes(input);
   decoder.end();
 }
 
@@ -52,9 +37,9 @@ function* stringSlices(s: string): Generator<string, void, undefined> {
 }
 
 /**
- * Streaming UTF-8 decoding: each piece is validated with buffer.isUtf8 (simdutf, fast) and decoded
+ * Sliced UTF-8 decoding: each piece is validated with buffer.isUtf8 (simdutf, fast) and decoded
  * with Buffer#toString. Pieces end on character boundaries; an incomplete character at the end of
- * a chunk is carried over to the next one, and one left at the end of the input is an error.
+ * the input is an error.
  */
 class Utf8Slicer {
   private tail: Buffer | null = null;

@@ -1,22 +1,30 @@
-/** Characters deleted outright: soft hyphen and zero-width space / non-joiner / joiner. */
-const INVISIBLE = /[\u00AD\u200B-\u200D]/;
-const INVISIBLE_ALL = /[\u00AD\u200B-\u200D]/g;
+import { stripConsolidationMarkers } from './consolidation-markers.ts';
+
+/** Characters deleted outright: soft hyphen, zero-width space / non-joiner / joiner, word joiner
+ * and the zero-width no-break space (BOM). */
+const INVISIBLE = /[\u00AD\u200B-\u200D\u2060\uFEFF]/;
+const INVISIBLE_ALL = /[\u00AD\u200B-\u200D\u2060\uFEFF]/g;
 /** `\s` covers U+00A0 (and the other Unicode spaces), so NBSP becomes an ordinary space here. */
 const WHITESPACE_RUN = /\s+/g;
-const NON_WHITESPACE = /[^\s\u00AD\u200B-\u200D]/;
+const NON_WHITESPACE = /[^\s\u00AD\u200B-\u200D\u2060\uFEFF]/;
 const SEPARATORS_ONLY = /^[| ]+$/;
 
 /** Characters normaliseLine has to rewrite (besides runs of plain spaces): every `\s` character
  * other than U+0020 (NBSP, newline, tab …) and the invisible ones. One character class keeps the
  * common-case test a single fast scan. */
-const NEEDS_REWRITE = /[\t\n\v\f\r\u00A0\u00AD\u1680\u2000-\u200D\u2028\u2029\u202F\u205F\u3000\uFEFF]/;
+const NEEDS_REWRITE =
+  /[\t\n\v\f\r\u00A0\u00AD\u1680\u2000-\u200D\u2010\u2011\u2028\u2029\u202F\u205F\u2060\u3000\uFEFF]/;
+/** U+2010 HYPHEN and U+2011 NON-BREAKING HYPHEN are '-' (as NBSP is a space): a release that
+ * switches `§ 9‑4a` to `§ 9-4a` changes no text. En and em dashes mean something else and stay. */
+const HYPHENS = /[\u2010\u2011]/g;
 
-/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), trim. Most
+/** Normalise one line: delete invisible characters, collapse whitespace (incl. NBSP), U+2010/U+2011
+ * to '-', trim. Most
  * lines need only the trim, which one regex test (no allocation) establishes. */
 export function normaliseLine(raw: string): string {
   if (!NEEDS_REWRITE.test(raw) && !raw.includes('  ')) return raw.trim();
   const s = INVISIBLE.test(raw) ? raw.replace(INVISIBLE_ALL, '') : raw;
-  return s.replace(WHITESPACE_RUN, ' ').trim();
+  return s.replace(WHITESPACE_RUN, ' ').replace(HYPHENS, '-').trim();
 }
 
 /**
@@ -28,10 +36,16 @@ export function detach(s: string): string {
   return s.length < 13 ? s : (s + ' ').slice(0, -1);
 }
 
+/** normaliseLine, then EUR-Lex consolidation markers stripped (their ids added to `markers`). */
+export function cleanLine(raw: string, markers: Set<string> | null = null): string {
+  return stripConsolidationMarkers(normaliseLine(raw), markers);
+}
+
 /** Normalise collected parts into one line; null when nothing is left. */
-export function joinNormalised(parts: readonly string[]): string | null {
+export function joinNormalised(parts: readonly string[], markers: Set<string> | null = null): string | null {
   if (parts.length === 0) return null;
-  const line = parts.length === 1 ? detach(normaliseLine(parts[0] as string)) : normaliseLine(parts.join(''));
+  const line =
+    parts.length === 1 ? detach(cleanLine(parts[0] as string, markers)) : cleanLine(parts.join(''), markers);
   return line === '' ? null : line;
 }
 
@@ -49,6 +63,8 @@ export class TextSink {
   private readonly lines: string[] = [];
   private readonly parts: string[] = [];
   private prefix: string | null = null;
+  /** Ids of the EUR-Lex consolidation markers stripped from this text (see consolidation-markers). */
+  readonly markers = new Set<string>();
 
   text(s: string): void {
     this.parts.push(s);
@@ -59,7 +75,7 @@ export class TextSink {
     if (parts.length === 0) return;
     const raw = parts.length === 1 ? (parts[0] as string) : parts.join('');
     parts.length = 0;
-    const line = normaliseLine(raw);
+    const line = cleanLine(raw, this.markers);
     if (line === '') return;
     // A table row whose cells are all empty leaves only separators behind.
     if (line.charCodeAt(0) === 124 /* | */ && SEPARATORS_ONLY.test(line)) return;

@@ -5,6 +5,9 @@ export interface ExtractedSection {
    * 'future:§5' when a current § has the same name; chapter = last segment of data-lovdata-URL
    * ('KAPITTEL_4-1'); text block = `${parentKey ?? 'main'}/text-${k}`. Duplicates get '~2', '~3'. */
   key: string;
+  /** The raw attribute the key was made from, as written (data-name; a chapter's data-lovdata-URL
+   * segment), before key normalisation (section-keys.ts); null for text blocks and when absent. */
+  dataName: string | null;
   /** Enclosing chapter/§ key, null at top level. */
   parentKey: string | null;
   kind: SectionKind;
@@ -22,6 +25,9 @@ export interface ExtractedSection {
   ord: number;
   /** sha1 hex of `${number ?? ''}\n${title ?? ''}\n${text}`. */
   textHash: string;
+  /** Ids of the EUR-Lex consolidation markers (`►M3` -> 'M3') stripped from this unit's text,
+   * title and heading, in order of first appearance. */
+  consolidationMarkers: string[];
 }
 
 export interface ExtractedChunk {

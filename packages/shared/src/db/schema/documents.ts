@@ -9,6 +9,7 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 
 export const documents = pgTable(
   'documents',
@@ -48,6 +49,8 @@ export const sections = pgTable(
       .notNull()
       .references(() => documents.documentId, { onDelete: 'cascade' }),
     sectionKey: text('section_key').notNull(),
+    /** The raw data-name / URL segment the (normalised) section_key was made from; see README. */
+    dataName: text('data_name'),
     parentKey: text('parent_key'),
     kind: text('kind', { enum: ['chapter', 'article', 'future_article', 'text_block'] }).notNull(),
     number: text('number'),
@@ -74,6 +77,8 @@ export const chunks = pgTable(
     headingPath: text('heading_path').notNull(),
     text: text('text').notNull(),
     tokenCount: integer('token_count').notNull(),
+    /** md5(heading_path || U+001F || text), generated (migration 0012): a chunk's content identity. */
+    contentHash: text('content_hash').generatedAlwaysAs(sql`md5(heading_path || E'\\x1f' || text)`),
   },
   (t) => [index('chunks_document_idx').on(t.documentId, t.ord)],
 );

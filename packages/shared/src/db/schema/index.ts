@@ -1,3 +1,4 @@
 export * from './runs.ts';
 export * from './files.ts';
 export * from './documents.ts';
+export * from './subscriptions.ts';
