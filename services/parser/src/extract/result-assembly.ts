@@ -17,7 +17,6 @@ import type { PendingReference, Unit } from './unit.ts';
 const AMENDMENT_TITLE = /^(?:lov|forskrift|vedtak|kunngjøring|instruks|forordning)\s+om\s+endring/i;
 const AMENDMENT_SHORT_TITLE = /^endrings(?:lov|forskrift)/i;
 
-
 /** The longest dokid (= document id) accepted; longer ones are refused as malformed (issue 17 point 12). */
 export const MAX_DOKID_LENGTH = 200;
 /** What the extractor collected from one document. */
