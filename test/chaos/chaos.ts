@@ -4,18 +4,24 @@
  * (what a restart of a Redis without persistence leaves) and its Postgres connections are killed
  * (pg_terminate_backend). The final database must equal that of an uninterrupted run.
  *
+ * Two crash windows are always hit first (issue 17 points 1 and 8), on two datasets downloaded one
+ * at a time (the small fixture laws first, then the large corpus, slowly):
+ *   1. the sync SIGKILLed and Redis restarted after the first dataset's manifest committed and
+ *      before its diff (no differ yet); the run must end failed and release that manifest;
+ *   2. Redis restarted while the next run's sync is downloading, with the sync and the differ's
+ *      reconciler alive: that run must not be failed while its sync lives.
+ *
  *   pnpm chaos [--docs 3000] [--kills 6] [--seed 1]
  *
  * Exit code 0 when the digests match. The CI suite runs a small size (test/chaos/chaos.int.test.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
 import { getRun } from '@lovsync/shared/db';
 import { requestSync } from '@lovsync/sync';
-import { buildTarBz2, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
+import { buildTarBz2, fixtureEntries, syntheticCorpus } from '@lovsync/testkit/archive/archive-builder';
 import { startEmulator } from '@lovsync/testkit/emulator/server';
 import { createTestEnv, deleteRedisPrefix, type TestEnv } from '@lovsync/testkit/support/harness';
 import { createTestContext, rows } from '@lovsync/testkit/support/context';
@@ -38,6 +44,8 @@ export interface ChaosResult {
   events: string[];
   /** How many disruptions happened while a run was in progress. */
   disruptions: number;
+  /** Statuses the run of window 2 had while its sync was alive after the Redis restart (must be only 'running'). */
+  liveRunStatuses: string[];
   runs: number;
   seconds: number;
 }
@@ -106,7 +114,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const random = rng(opts.seed);
   const dir = await mkdtemp(join(tmpdir(), 'lovsync-chaos-'));
   const copies = Math.max(1, Math.ceil(opts.docs / 21));
-  await buildTarBz2(syntheticCorpus({ copies, seed: opts.seed }), join(dir, 'lovtidend-avd1-2025.tar.bz2'));
+  const BIG = 'lovtidend-avd1-2025.tar.bz2';
+  await buildTarBz2(syntheticCorpus({ copies, seed: opts.seed }), join(dir, BIG));
+  await buildTarBz2(fixtureEntries('gjeldende-lover'), join(dir, 'gjeldende-lover.tar.bz2'));
+  const DATASETS = 2;
   const emu = await startEmulator({ dir });
   const ref = await createTestEnv('chaos_ref');
   const env = await createTestEnv('chaos');
@@ -130,13 +141,98 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       JOB_LOCK_SECONDS: '2',
       PARSER_CONCURRENCY: '2',
       SYNC_STALE_SECONDS: '5',
+      LOVDATA_MAX_DOWNLOAD_CONCURRENCY: '1',
     });
     const roles = ['sync', 'differ', 'parser', 'parser', 'parser'];
     const start = (role: string) => startWorkerProcess(role, penv, role === 'differ' ? ['2000'] : []);
-    const procs: ChildProcess[] = await Promise.all(roles.map(start));
+    // Window 1 needs a manifest without its diff: the differ starts only after it.
+    // A start that fails (not ready in time) must not leave the others running on a shared machine.
+    const started = await Promise.allSettled(roles.map((role) => (role === 'differ' ? null : start(role))));
+    const failedStart = started.find((r) => r.status === 'rejected');
+    if (failedStart) {
+      await Promise.all(
+        started.map((r) => r.status === 'fulfilled' && r.value && stopProcess(r.value, 'SIGKILL')),
+      );
+      throw failedStart.reason;
+    }
+    const procs = started.map((r) => (r.status === 'fulfilled' ? r.value : null));
     const ctx = createTestContext(env, { LOVDATA_API_URL: emu.url });
     let runs = 0;
+    const liveRunStatuses: string[] = [];
+    const until = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => {
+      const stop = Date.now() + 120_000;
+      for (;;) {
+        const v = await fn();
+        if (v !== undefined) return v;
+        if (Date.now() > stop) throw new Error(`chaos: not within 120 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const datasetState = (runId: number, dataset: string) =>
+      rows<{ status: string }>(env, 'SELECT status FROM run_datasets WHERE run_id = $1 AND dataset = $2', [
+        runId,
+        dataset,
+      ]).then((r) => r[0]?.status);
+    const wipeRedis = async (why: string) => {
+      if (opts.restartRedis) {
+        await restartRedisServer();
+        note(`restarted the Redis server (nothing persisted) ${why}`);
+      } else {
+        await deleteRedisPrefix(env.prefix);
+        note(`wiped the run's Redis keys (what a restart without persistence leaves) ${why}`);
+      }
+    };
     try {
+      // Window 1 (#17.1): SIGKILL of the sync + Redis restart after a manifest, before its diff.
+      // ~8 s for the big archive: longer than SYNC_STALE_SECONDS, so a wrongly failed live run would show.
+      const slowBig = Math.max(20_000, Math.round((await stat(join(dir, BIG))).size / 8));
+      emu.setFault({ kind: 'slow', bytesPerSecond: slowBig, dataset: BIG, count: 1 });
+      await requestSync(ctx.queues, { trigger: 'manual' });
+      runs++;
+      const run1 = await until('window 1: a manifest without its diff', async () => {
+        const r = await rows<{ run_id: number }>(
+          env,
+          `SELECT a.run_id FROM run_datasets a JOIN run_datasets b ON b.run_id = a.run_id AND b.dataset = $1
+           WHERE a.dataset = 'gjeldende-lover.tar.bz2' AND a.status = 'manifested' AND b.status = 'downloading'`,
+          [BIG],
+        );
+        return r[0]?.run_id;
+      });
+      await stopProcess(procs[0]!, 'SIGKILL');
+      await wipeRedis(
+        `after run ${run1}'s first manifest committed, before its diff, with the sync SIGKILLed`,
+      );
+      emu.setFault(null);
+      const differ = roles.indexOf('differ');
+      [procs[0], procs[differ]] = await Promise.all([start('sync'), start('differ')]);
+      await until(`run ${run1} ended by the reconciler`, async () =>
+        (await getRun(env.database.pool, run1))!.status !== 'running' ? true : undefined,
+      );
+      const ended1 = (await getRun(env.database.pool, run1))!;
+      note(`run ${run1} ${ended1.status}: ${ended1.error}`);
+      if ((await datasetState(run1, 'gjeldende-lover.tar.bz2')) === 'manifested')
+        throw new Error(`chaos: run ${run1} ended but kept its manifest`);
+
+      // Window 2 (#17.8): Redis restarted while the sync downloads; the sync and differ stay alive.
+      emu.setFault({ kind: 'slow', bytesPerSecond: slowBig, dataset: BIG, count: 1 });
+      await requestSync(ctx.queues, { trigger: 'manual' });
+      runs++;
+      const run2 = await until('window 2: the big archive downloading', async () => {
+        const r = await rows<{ run_id: number }>(
+          env,
+          `SELECT run_id FROM run_datasets WHERE dataset = $1 AND status = 'downloading' AND run_id > $2`,
+          [BIG, run1],
+        );
+        return r[0]?.run_id;
+      });
+      await wipeRedis(`while run ${run2}'s sync downloads (sync alive)`);
+      while ((await datasetState(run2, BIG)) === 'downloading') {
+        liveRunStatuses.push((await getRun(env.database.pool, run2))!.status);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      emu.setFault(null);
+      note(`run ${run2} while its sync lived on: ${[...new Set(liveRunStatuses)].join(', ')}`);
+
       const pendingRun = async (): Promise<number | null> => {
         const r = await rows<{ id: number }>(
           env,
@@ -144,11 +240,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         );
         return r[0]?.id ?? null;
       };
-      await requestSync(ctx.queues, { trigger: 'manual' });
-      runs++;
       // Every kind of disruption at least once, early in the run, then random process kills.
       const plan = ['kill', 'redis', 'kill', 'postgres', 'kill'];
       let done = 0;
+      let requestedAfter = 0;
       const deadline = Date.now() + 10 * 60_000;
       for (;;) {
         if (Date.now() > deadline) throw new Error('chaos run did not converge within 10 minutes');
@@ -162,15 +257,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             note(`SIGKILL ${roles[i]} (#${i}) during run ${running}`);
             procs[i] = await start(roles[i]!);
           } else if (what === 'redis') {
-            if (opts.restartRedis) {
-              await restartRedisServer();
-              note(`restarted the Redis server (nothing persisted) during run ${running}`);
-            } else {
-              await deleteRedisPrefix(env.prefix);
-              note(
-                `wiped the run's Redis keys (what a restart without persistence leaves) during run ${running}`,
-              );
-            }
+            await wipeRedis(`during run ${running}`);
           } else {
             const k = await env.database.pool.query(
               `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
@@ -181,16 +268,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           done++;
           continue;
         }
-        // Converged when the last run finished and no dataset is left to redo.
+        // Converged when the last run finished, every dataset is synced and nothing is left to parse;
+        // a run that ended with a dataset not synced (failed by a disruption) is followed by another.
         if (running === null) {
           const last = (await rows<{ id: number }>(env, 'SELECT max(id) AS id FROM sync_runs'))[0]!.id;
           const run = await getRun(env.database.pool, last);
           const ds = await rows(env, 'SELECT 1 FROM datasets WHERE last_modified IS NOT NULL');
-          if (run && run.status !== 'running' && ds.length > 0) {
-            const q = await ctx.queues.parse.getJobCounts('waiting', 'active', 'delayed');
-            if ((q.waiting ?? 0) + (q.active ?? 0) + (q.delayed ?? 0) === 0) break;
-          } else if (run && run.status === 'failed' && ds.length === 0) {
-            note(`run ${last} failed (${run.error}); requesting another sync`);
+          const q = await ctx.queues.parse.getJobCounts('waiting', 'active', 'delayed');
+          const idle = (q.waiting ?? 0) + (q.active ?? 0) + (q.delayed ?? 0) === 0;
+          if (run && ds.length === DATASETS && idle) break;
+          if (run && ds.length < DATASETS && last !== requestedAfter) {
+            note(`run ${last} ${run.status} (${run.error}); requesting another sync`);
+            requestedAfter = last;
             await requestSync(ctx.queues, { trigger: 'manual' });
             runs++;
           }
@@ -203,12 +292,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         reference,
         chaos,
         events,
-        disruptions: done,
+        disruptions: done + 2,
+        liveRunStatuses,
         runs,
         seconds: Math.round((Date.now() - t0) / 1000),
       };
     } finally {
-      await Promise.all(procs.map((p) => stopProcess(p, 'SIGKILL')));
+      await Promise.all(procs.map((p) => p && stopProcess(p, 'SIGKILL')));
       await ctx.close();
     }
   } finally {

@@ -54,6 +54,10 @@ export const configSchema = z
       .transform((v) => (v.trim() === '' || v.trim().toLowerCase() === 'null' ? null : v.trim())),
     LOVDATA_API_TIMEOUT: int(30, 1, 3600),
     LOVDATA_MAX_DOWNLOAD_CONCURRENCY: int(4, 1, 64),
+    /** Overall deadline of one archive download: LOVDATA_API_TIMEOUT + its size at this rate; 0 = none. */
+    LOVDATA_MIN_DOWNLOAD_BYTES_PER_SECOND: int(65_536, 0, 1024 * 1024 * 1024),
+    /** A dataset list naming more datasets than this (after the filter) is refused whole. */
+    LOVDATA_MAX_DATASETS: int(500, 1, 100_000),
     DATABASE_URL: url('postgres://postgres@127.0.0.1:5432/lovsync', ['postgres:', 'postgresql:']),
     REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     /** How long a command waits for Redis before it gives up with one line naming REDIS_URL. */

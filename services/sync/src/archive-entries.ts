@@ -179,7 +179,12 @@ function spawnDecoder(decoder: Bzip2Decoder): {
     const done = new Promise<void>((resolve, reject) => {
       s.on('end', resolve);
       s.on('error', (err: Error) =>
-        reject(new ArchiveError(`bzip2 data is corrupt or truncated: ${err.message}`)),
+        reject(
+          new ArchiveError(
+            // The JS decoder reports a stream cut near its end as a raw TypeError from its internals.
+            `bzip2 data is corrupt or truncated: ${err instanceof TypeError ? 'the stream is damaged or ends early' : err.message} (js decoder)`,
+          ),
+        ),
       );
     });
     return { stream: s, stdin: s, done };
@@ -200,12 +205,28 @@ function spawnDecoder(decoder: Bzip2Decoder): {
       else
         reject(
           new ArchiveError(
-            `bzip2 data is corrupt or truncated (${decoder} exited ${code}: ${stderr.trim().split('\n').pop() ?? ''})`,
+            `bzip2 data is corrupt or truncated (${decoder} exited ${code}: ${decoderComplaint(stderr)})`,
           ),
         );
     });
   });
   return { stream: child.stdout!, stdin: child.stdin!, done, child };
+}
+
+/** The line of a decoder's stderr that says what is wrong (bzip2's first line; its last is advice). */
+function decoderComplaint(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return lines[0] ?? 'no message';
+}
+
+/** tar-stream's "Unexpected end of data" in words: the archive stops inside an entry. */
+function tarComplaint(err: Error): string {
+  return /unexpected end of data/i.test(err.message)
+    ? 'the archive ends in the middle of an entry (a truncated download or a damaged archive)'
+    : err.message;
 }
 
 async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadArchiveResult> {
@@ -223,7 +244,7 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
       failure =
         err instanceof ArchiveError || !(err instanceof Error) || err.name !== 'Error'
           ? err
-          : new ArchiveError(`tar data is corrupt or truncated: ${err.message}`);
+          : new ArchiveError(`tar data is corrupt or truncated: ${tarComplaint(err)}`);
     source.destroy();
     dec.child?.kill('SIGKILL');
     // The end-marker watch sits between decoder and tar parser: it must go too, or the decoder's
@@ -290,7 +311,7 @@ async function readTarBz2(file: string, opts: ReadArchiveOptions): Promise<ReadA
       reject(
         err instanceof ArchiveError
           ? err
-          : new ArchiveError(`tar data is corrupt or truncated: ${err.message}`),
+          : new ArchiveError(`tar data is corrupt or truncated: ${tarComplaint(err)}`),
       ),
     );
   });

@@ -1,4 +1,4 @@
-export { requestSync } from '@lovsync/shared/queues';
+export { requestSync, ForcedSyncRateLimitedError } from '@lovsync/shared/queues';
 export { createSyncWorker, startPoller, upsertSyncSchedule } from './sync-worker.ts';
 export { runSync, type SyncRunResult } from './sync-run.ts';
 export { importLovligState } from './lovlig-import.ts';

@@ -78,6 +78,8 @@ export async function syncDataset(
           etag: conditional ? stored?.etag : null,
           lastModified: conditional ? stored?.last_modified : null,
           expectedSize: p.listing.sizeBytes,
+          minBytesPerSecond: config.LOVDATA_MIN_DOWNLOAD_BYTES_PER_SECOND,
+          maxBytes: config.MAX_ARCHIVE_BYTES,
           onProgress: (bytes, total) => p.progress?.update(dataset, bytes, total),
         }),
       {

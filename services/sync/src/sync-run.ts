@@ -38,6 +38,9 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
+/** At most this many failed datasets are spelled out in the run's error (all are on run_datasets). */
+const MAX_ERRORS_LISTED = 10;
+
 export function matchesFilter(name: string, filter: string | null): boolean {
   return filter === null || name.includes(filter);
 }
@@ -124,6 +127,14 @@ async function syncPhase(
     throw new UnrecoverableError(message);
   }
 
+  if (listed.length > config.LOVDATA_MAX_DATASETS) {
+    // A broken or hostile answer (thousands of names): refused before a single archive is requested.
+    const message = `the dataset list names ${listed.length} datasets${filter === null ? '' : ` matching ${JSON.stringify(filter)}`}, more than LOVDATA_MAX_DATASETS ${config.LOVDATA_MAX_DATASETS}; refused (nothing requested)`;
+    log.error({ datasets: listed.length }, message);
+    await failRun(database.pool, runId, message);
+    throw new UnrecoverableError(message);
+  }
+
   const known = await database.pool.query<{ name: string; last_modified: Date | null }>(
     'SELECT name, last_modified FROM datasets WHERE listed',
   );
@@ -192,7 +203,10 @@ async function syncPhase(
   for (const k of kept) log.warn({ dataset: k.dataset }, k.reason);
   const failed = results.filter((r) => r.outcome === 'failed');
   const errors = [
-    ...failed.map((f) => `${f.dataset}: ${f.error}`),
+    ...failed.slice(0, MAX_ERRORS_LISTED).map((f) => `${f.dataset}: ${storableText(f.error ?? '', 500)}`),
+    ...(failed.length > MAX_ERRORS_LISTED
+      ? [`... and ${failed.length - MAX_ERRORS_LISTED} more failed dataset(s) (see run_datasets)`]
+      : []),
     ...(refusal ? [refusal] : []),
     ...(refusal ? [] : kept.map((k) => `${k.dataset}: ${k.reason}`)),
   ];

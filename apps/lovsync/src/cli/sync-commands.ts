@@ -9,7 +9,11 @@ export async function syncCommand(o: { force: boolean; wait: boolean }): Promise
   await assertRedisReachable(cfg.REDIS_URL, cfg.REDIS_CONNECT_TIMEOUT_SECONDS);
   const rt = createRuntime(cfg, { service: 'cli' });
   try {
-    const job = await requestSync(rt.queues, { trigger: 'manual', force: o.force });
+    const job = await requestSync(
+      rt.queues,
+      { trigger: 'manual', force: o.force },
+      { forcedMinIntervalSeconds: cfg.FORCED_SYNC_MIN_INTERVAL_SECONDS },
+    );
     process.stdout.write(`sync requested (job ${job.id})\n`);
     const noWorker =
       `nothing is consuming the sync queue: no sync worker is connected to REDIS_URL with QUEUE_PREFIX=${cfg.QUEUE_PREFIX} ` +
@@ -27,8 +31,10 @@ export async function syncCommand(o: { force: boolean; wait: boolean }): Promise
         // The job would wait forever with nobody to take it: say so and stop.
         if ((await rt.queues.sync.getWorkersCount()) === 0) throw new Error(noWorker);
       }
-      const j = await rt.queues.sync.getJob(job.id!);
-      runId = j?.data.runId;
+      // Once the job has named its run, Postgres decides: the job itself may vanish (Redis restarted)
+      // while the run goes on and succeeds.
+      const j = runId === undefined ? await rt.queues.sync.getJob(job.id!) : undefined;
+      runId ??= j?.data.runId;
       if (runId !== undefined) {
         const run = await getRun(rt.database.pool, runId);
         if (run && run.status !== 'running') {
@@ -36,8 +42,13 @@ export async function syncCommand(o: { force: boolean; wait: boolean }): Promise
           process.exitCode = run.status === 'failed' ? 1 : 0;
           return;
         }
-      } else if (!j || (await j.isFailed())) {
-        throw new Error(`sync job ${job.id} failed: ${j?.failedReason ?? 'gone'}`);
+      } else if (!j) {
+        throw new Error(
+          `sync job ${job.id} vanished from Redis (restarted or flushed?) before it named its run; ` +
+            '`lovsync runs` shows whether one started; request another sync if not',
+        );
+      } else if (await j.isFailed()) {
+        throw new Error(`sync job ${job.id} failed: ${j.failedReason}`);
       }
       await new Promise((r) => setTimeout(r, 500));
     }

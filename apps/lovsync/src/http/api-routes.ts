@@ -1,7 +1,7 @@
 import express, { Router, type Request } from 'express';
 import type pg from 'pg';
 import type { Logger } from '@lovsync/shared/logger';
-import { requestSync, type Queues } from '@lovsync/shared/queues';
+import { ForcedSyncRateLimitedError, requestSync, type Queues } from '@lovsync/shared/queues';
 import { getRun, listRuns } from '@lovsync/shared/db';
 import { HttpError, parseInput } from './http-error.ts';
 import {
@@ -22,7 +22,13 @@ const ENQUEUE_TIMEOUT_MS = 5_000;
  * The JSON API under /api. Reads go to Postgres; POST /api/runs enqueues a sync through `queues`,
  * which must sit on a producer connection (fails fast when Redis is down).
  */
-export function apiRouter(deps: { pool: pg.Pool; queues: Queues; log: Logger }): Router {
+export function apiRouter(deps: {
+  pool: pg.Pool;
+  queues: Queues;
+  log: Logger;
+  /** FORCED_SYNC_MIN_INTERVAL_SECONDS: at most one forced sync accepted per interval (0 = no limit). */
+  forcedMinIntervalSeconds?: number;
+}): Router {
   const { pool, queues, log } = deps;
   const router = Router();
 
@@ -44,11 +50,19 @@ export function apiRouter(deps: { pool: pg.Pool; queues: Queues; log: Logger }):
     let job;
     try {
       job = await withTimeout(
-        requestSync(queues, { trigger: 'api', force: body.force }),
+        requestSync(
+          queues,
+          { trigger: 'api', force: body.force },
+          { forcedMinIntervalSeconds: deps.forcedMinIntervalSeconds },
+        ),
         ENQUEUE_TIMEOUT_MS,
         'redis',
       );
-    } catch (err) {
+    } catch (err: unknown) {
+      if (err instanceof ForcedSyncRateLimitedError) {
+        res.setHeader('Retry-After', String(err.retryAfterSeconds));
+        throw new HttpError(429, err.message);
+      }
       log.warn({ err: (err as Error).message }, 'could not enqueue a sync');
       throw new HttpError(503, 'the queue is unavailable (Redis); try again later');
     }

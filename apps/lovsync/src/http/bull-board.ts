@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Router } from 'express';
+import { Router } from 'express';
 import type { Queues } from '@lovsync/shared/queues';
 
 type BoardOptions = Parameters<typeof createBullBoard>[0];
@@ -27,5 +27,19 @@ export function bullBoardRouter(queues: Queues, opts: { allowMutations: boolean 
     serverAdapter: serverAdapter as unknown as BoardOptions['serverAdapter'],
     options: { uiConfig: { boardTitle: 'lovsync' } },
   });
-  return serverAdapter.getRouter() as Router;
+  const board = serverAdapter.getRouter() as Router;
+  if (!readOnlyMode) return board;
+  // Bull Board's per-queue actions honour readOnlyMode, but "pause all" / "resume all" answer 200
+  // (they skip read-only queues silently). Read-only means every request that could change
+  // something is refused, whatever Bull Board's version does with it.
+  const guarded = Router();
+  guarded.use((req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    res.status(405).json({
+      error: 'Bull Board is read-only (set DASHBOARD_ALLOW_MUTATIONS=true to allow changes)',
+      status: 405,
+    });
+  });
+  guarded.use(board);
+  return guarded;
 }

@@ -126,7 +126,15 @@ export async function startHttpServer(ctx: ServiceContext, opts: HttpServerOptio
     app.use(BULL_BOARD_PATH, bullBoardRouter(queues, { allowMutations: cfg.DASHBOARD_ALLOW_MUTATIONS }));
     app.use('/api', historyApiRouter({ pool: ctx.database.pool }));
     app.use('/api', subscriptionsApiRouter({ pool: ctx.database.pool }));
-    app.use('/api', apiRouter({ pool: ctx.database.pool, queues, log }));
+    app.use(
+      '/api',
+      apiRouter({
+        pool: ctx.database.pool,
+        queues,
+        log,
+        forcedMinIntervalSeconds: cfg.FORCED_SYNC_MIN_INTERVAL_SECONDS,
+      }),
+    );
     app.use('/feeds', feedsRouter({ pool: ctx.database.pool }));
     app.use(historyPagesRouter({ pool: ctx.database.pool }));
     app.use(pagesRouter({ pool: ctx.database.pool, timeZone: cfg.SYNC_TZ }));

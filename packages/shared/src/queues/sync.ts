@@ -35,6 +35,20 @@ export function syncDeduplicationId(force: boolean): string {
 /** Stable id of the cron job scheduler (upserted at start-up; one schedule however many replicas). */
 export const SYNC_SCHEDULER_ID = 'sync-cron';
 
+/** A forced sync was refused: one was accepted less than FORCED_SYNC_MIN_INTERVAL_SECONDS ago. */
+export class ForcedSyncRateLimitedError extends Error {
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly intervalSeconds: number,
+  ) {
+    super(
+      `a forced sync (full re-download) was accepted less than ${intervalSeconds} s ago ` +
+        `(FORCED_SYNC_MIN_INTERVAL_SECONDS); try again in ${retryAfterSeconds} s, or request a plain sync`,
+    );
+    this.name = 'ForcedSyncRateLimitedError';
+  }
+}
+
 export const syncQueue: QueueDefinition<SyncJobData> = {
   name: SYNC_QUEUE,
   service: 'sync',
@@ -59,10 +73,14 @@ export const syncQueue: QueueDefinition<SyncJobData> = {
 /**
  * Asks for a sync. Requests made while one is waiting coalesce into it (deduplication id); the
  * handler clears that id when it starts, so a request during a running sync queues exactly one more.
+ * Forced syncs coalesce the same way and, with `forcedMinIntervalSeconds`, at most one is accepted
+ * per interval: a forced request arriving later while none is waiting is refused with
+ * ForcedSyncRateLimitedError (a flood of forced requests cannot re-download everything over and over).
  */
 export async function requestSync(
   queues: { sync: Queue<SyncJobData> },
   p: { trigger: SyncTrigger; force?: boolean; filter?: string | null },
+  opts: { forcedMinIntervalSeconds?: number } = {},
 ): Promise<Job<SyncJobData>> {
   const data: SyncJobData = {
     trigger: p.trigger,
@@ -70,7 +88,31 @@ export async function requestSync(
     ...(p.filter !== undefined ? { filter: p.filter } : {}),
     requestedAt: new Date().toISOString(),
   };
-  return queues.sync.add('sync', data, { deduplication: { id: syncDeduplicationId(data.force) } });
+  const deduplication = { id: syncDeduplicationId(data.force) };
+  const interval = opts.forcedMinIntervalSeconds ?? 0;
+  if (data.force && interval > 0) {
+    const waiting = async () => {
+      const id = await queues.sync.getDeduplicationJobId(deduplication.id);
+      return id ? await queues.sync.getJob(id) : undefined;
+    };
+    // A forced sync already waiting takes this request (coalesced, not counted against the limit).
+    const queued = await waiting();
+    if (queued) return queued;
+    // The ioredis client under the queue (BullMQ's own type narrows it to the commands it uses).
+    const client = (await queues.sync.getBackend().client) as unknown as {
+      set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<string | null>;
+      pttl(key: string): Promise<number>;
+    };
+    const key = queues.sync.toKey('forced-sync-accepted');
+    const accepted = await client.set(key, data.requestedAt, 'PX', interval * 1000, 'NX');
+    if (accepted !== 'OK') {
+      const raced = await waiting();
+      if (raced) return raced;
+      const ttl = await client.pttl(key);
+      throw new ForcedSyncRateLimitedError(Math.max(1, Math.ceil(ttl / 1000)), interval);
+    }
+  }
+  return queues.sync.add('sync', data, { deduplication });
 }
 
 /** Upserts the cron job scheduler (stable id: one schedule however many replicas start). */

@@ -22,8 +22,11 @@ export type Emulator = {
   url: string;
   port: number;
   close(): Promise<void>;
-  /** Applies to the next `fault.count` matching requests (default: all of them); null clears it. */
-  setFault(fault: Fault | null): void;
+  /**
+   * Applies to the next `fault.count` matching requests (default: all of them); a list applies its
+   * faults one after the other; null clears it.
+   */
+  setFault(fault: Fault | Fault[] | null): void;
   /** Overrides an archive's lastModified (list and Last-Modified header); null restores the file mtime. */
   setLastModified(filename: string, date: Date | null): void;
   /** Every request received, in order (a live array). */
@@ -122,7 +125,8 @@ async function handleRequest(
     pathname === LIST_PATH ? 'list' : pathname.startsWith(GET_PREFIX) ? 'get' : null;
   if (!endpoint) return reply.json(404, { error: 'Not Found', message: `no route for ${pathname}` });
 
-  const fault = faults.take(endpoint);
+  const requested = endpoint === 'get' ? archiveNameFromPath(pathname.slice(GET_PREFIX.length)) : null;
+  const fault = faults.take(endpoint, requested ?? undefined);
   reply.fault = fault;
   switch (fault?.kind) {
     case 'hang':
@@ -178,7 +182,9 @@ function serveArchive(req: IncomingMessage, reply: Reply, archive: Archive) {
   const rangeApplies =
     ifRange === undefined ||
     (ifRange.startsWith('"') ? ifRange === archive.etag : Date.parse(ifRange) === lastModifiedSeconds);
-  const range = rangeApplies ? parseRange(req.headers.range, archive.size) : null;
+  let range = rangeApplies ? parseRange(req.headers.range, archive.size) : null;
+  if (range && range !== 'unsatisfiable' && reply.fault?.kind === 'wrong-range-start')
+    range = { start: Math.max(0, range.start - reply.fault.shift), end: range.end };
   if (range === 'unsatisfiable') {
     return reply.json(
       416,
@@ -196,6 +202,13 @@ function serveArchive(req: IncomingMessage, reply: Reply, archive: Archive) {
         open: () => createReadStream(archive.path, { start, end }),
       },
     );
+  }
+  if (reply.fault?.kind === 'short-body') {
+    const length = Math.min(reply.fault.bytes, archive.size);
+    return reply.send(200, headers, {
+      length,
+      open: () => createReadStream(archive.path, { start: 0, end: length - 1 }),
+    });
   }
   return reply.send(200, headers, { length: archive.size, open: () => createReadStream(archive.path) });
 }
@@ -255,7 +268,16 @@ class Reply {
     const sliceSize = bytesPerSecond ? Math.max(1, Math.floor(bytesPerSecond / 10)) : Infinity;
     res.flushHeaders();
     let sent = 0;
-    for await (const chunk of chunks) {
+    let firstChunk = fault?.kind === 'first-chunk' ? fault.bytes : 0;
+    for await (let chunk of chunks) {
+      if (firstChunk > 0 && chunk.length > firstChunk) {
+        // The first bytes alone in one TCP segment, then a pause, so the client reads them alone.
+        await write(res, chunk.subarray(0, firstChunk));
+        sent += firstChunk;
+        chunk = chunk.subarray(firstChunk);
+        firstChunk = 0;
+        await sleep(300);
+      }
       for (let offset = 0; offset < chunk.length; offset += sliceSize) {
         if (res.destroyed) return;
         const piece = chunk.subarray(

@@ -17,6 +17,8 @@ import type { PendingReference, Unit } from './unit.ts';
 const AMENDMENT_TITLE = /^(?:lov|forskrift|vedtak|kunngjøring|instruks|forordning)\s+om\s+endring/i;
 const AMENDMENT_SHORT_TITLE = /^endrings(?:lov|forskrift)/i;
 
+/** The longest dokid (= document id) accepted; longer ones are refused as malformed (issue 17 point 12). */
+export const MAX_DOKID_LENGTH = 200;
 /** What the extractor collected from one document. */
 export interface CollectedDocument {
   header: HeaderValues;
@@ -43,6 +45,11 @@ export function yieldToEventLoop(): Promise<void> {
 export async function assembleResult(parts: CollectedDocument): Promise<ExtractedDocument> {
   const h = parts.header;
   if (h.dokid === null) throw new MalformedDocumentError('document has no dokid');
+  // Real dokids are ~20-40 characters (NL/lov/1999-03-26-17); a 100,000-character one is an attack.
+  if (h.dokid.length > MAX_DOKID_LENGTH)
+    throw new MalformedDocumentError(
+      `dokid is ${h.dokid.length} characters long, more than ${MAX_DOKID_LENGTH} (starts ${JSON.stringify(h.dokid.slice(0, 40))})`,
+    );
   const documentId = h.dokid;
   const refid = h.refid ?? documentId.slice(documentId.indexOf('/') + 1);
   const title = h.title ?? joinNormalised(parts.h1Parts) ?? '';
