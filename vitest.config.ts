@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
  *   unit         no services needed: parser extraction, contracts, archive builder, decoders, renderer, manifests
  *   integration  real PostgreSQL + Redis, one database and key prefix per file (@lovsync/testkit/support/harness)
  *   slow         whole-system runs with processes killed, signalled or a browser: chaos, SIGKILL,
- *                SIGTERM/SIGINT drains, the dashboard in chromium
+ *                SIGTERM/SIGINT drains, browser tests (*.browser.test.ts) and the whole real sample corpus
+ *                (*.slow.test.ts)
  * `pnpm test` runs unit + integration (the everyday command, a few minutes on 2 cores);
  * `pnpm test:slow` the slow project; `pnpm test:all` (and CI, `bash .ci/run`) all three.
  */
@@ -14,7 +15,9 @@ export const SLOW = [
   'test/parser/kill.int.test.ts',
   'test/ops/shutdown.int.test.ts',
   'test/cli/interrupt.int.test.ts',
-  'test/ops/dashboard.browser.test.ts',
+  'test/parser/kill-reparse.int.test.ts',
+  '**/*.browser.test.ts',
+  '**/*.slow.test.ts',
 ];
 const ALL = ['apps/**/*.test.ts', 'packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'];
 const NOT = ['**/node_modules/**'];
