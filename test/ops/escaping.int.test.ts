@@ -41,9 +41,9 @@ beforeAll(async () => {
     [runId, dataset, path, `malformed ${X('parseerror')}`, `nl/ok${X('path2')}.xml`],
   );
   await pool.query(
-    `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, ministries, date_in_force,
+    `INSERT INTO documents (document_id, dokid, refid, dataset, path, source_hash, title, short_title, ministries, date_in_force,
        changes_documents, based_on, legal_areas, status, last_run_id)
-     VALUES ($1, 'lov/2001-01-01-1', $2, $3, 'dd', $4, $5, '{}', '{}', '{}', '{}', '{}', 'active', $6)`,
+     VALUES ($1, $1, 'lov/2001-01-01-1', $2, $3, 'dd', $4, $5, '{}', '{}', '{}', '{}', '{}', 'active', $6)`,
     [DOC, dataset, `nl/ok${X('path2')}.xml`, `Lov ${X('title')}`, `Kortlov ${X('short')}`, runId],
   );
   await pool.query(

@@ -78,12 +78,12 @@ export async function seedHistory(pool: pg.Pool): Promise<Seeded> {
     [changedRunId],
   );
   await pool.query(
-    `INSERT INTO documents (document_id, refid, dataset, path, source_hash, title, short_title, ministries, date_in_force,
+    `INSERT INTO documents (document_id, dokid, refid, dataset, path, source_hash, title, short_title, ministries, date_in_force,
        changes_documents, based_on, legal_areas, status, last_run_id, date_in_force_raw, last_change_in_force, last_changed_by)
-     VALUES ($1, 'lov/1999-03-26-17', 'gjeldende-lover.tar.bz2', 'nl/nl-19990326-017.xml', 'bb22',
+     VALUES ($1, $1, 'lov/1999-03-26-17', 'gjeldende-lover.tar.bz2', 'nl/nl-19990326-017.xml', 'bb22',
              'Lov om husleieavtaler (husleieloven)', 'Husleieloven – husll.', '{"Kommunal- og distriktsdepartementet"}',
              '{1999-09-01}', '{}', '{}', '{"Bolig"}', 'active', $2, '1999-09-01', '2025-07-01', 'LOV-2025-06-20-93'),
-            ($3, 'lov/2005-06-17-101', 'gjeldende-lover.tar.bz2', 'nl/nl-20050617-101.xml', 'cc33',
+            ($3, $3, 'lov/2005-06-17-101', 'gjeldende-lover.tar.bz2', 'nl/nl-20050617-101.xml', 'cc33',
              'Lov om eierseksjoner (eierseksjonsloven)', NULL, '{}', '{}', '{}', '{}', '{}', 'active', $2, NULL, NULL, NULL)`,
     [DOC_ID, changedRunId, DOC_ID_2],
   );
