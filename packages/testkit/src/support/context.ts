@@ -15,8 +15,17 @@ export async function rows<T = Record<string, unknown>>(
   return (await env.database.pool.query(sql, params)).rows as T[];
 }
 
-/** A digest of the tables users query (timestamps and serial ids excluded), to compare end states. */
-export async function contentDigest(env: TestEnv): Promise<Record<string, string>> {
+/**
+ * A digest of the tables users query (timestamps and serial ids excluded), to compare end states.
+ * The history tables' observed times are the archives' published lastModified: keep them when both
+ * states come from the same archives (a SIGKILLed run against an uninterrupted one); drop them with
+ * `observedTimes: false` when each state was synced from archives rebuilt (and so re-dated) for it.
+ */
+export async function contentDigest(
+  env: TestEnv,
+  opts: { observedTimes?: boolean } = {},
+): Promise<Record<string, string>> {
+  const observed = opts.observedTimes === false ? '' : 'observed_from, observed_to, ';
   const q: Record<string, string> = {
     files: 'SELECT dataset, path, hash, size, status FROM files ORDER BY 1, 2',
     file_changes:
@@ -30,10 +39,8 @@ export async function contentDigest(env: TestEnv): Promise<Record<string, string
       'SELECT run_id, document_id, section_key, change, number, heading_path, old_text, new_text FROM section_changes ORDER BY 1, 2, 3',
     document_changes:
       'SELECT run_id, document_id, change, kind, dataset, path FROM document_changes ORDER BY 1, 2',
-    section_versions:
-      'SELECT document_id, section_key, valid_from_run, valid_to_run, observed_from, observed_to, origin, text_hash, number, title, in_force, amended_by, change_note, heading_path, ord, text FROM section_versions ORDER BY 1, 2, 3',
-    document_versions:
-      'SELECT document_id, valid_from_run, valid_to_run, observed_from, observed_to, origin, refid, title, last_change_in_force, last_changed_by FROM document_versions ORDER BY 1, 2',
+    section_versions: `SELECT document_id, section_key, valid_from_run, valid_to_run, ${observed}origin, text_hash, number, title, in_force, amended_by, change_note, heading_path, ord, text FROM section_versions ORDER BY 1, 2, 3`,
+    document_versions: `SELECT document_id, valid_from_run, valid_to_run, ${observed}origin, refid, title, last_change_in_force, last_changed_by FROM document_versions ORDER BY 1, 2`,
     cross_references:
       'SELECT document_id, section_key, kind, target_refid, target_part, raw FROM cross_references ORDER BY 1, 2, 3, 4, 5, 6',
   };
