@@ -37,16 +37,19 @@ export function registerAlertMetrics(
   registry: Registry,
   deps: { pool: Pick<pg.Pool, 'query'>; log: Logger; timeoutMs: number },
 ): void {
-  let pending: { at: number; state: Promise<AlertState> } | undefined;
+  // Gauges of one scrape are collected concurrently: they share the read in flight, and the next
+  // scrape reads anew (a time window would hand a quick second scrape the first one's values).
+  let pending: Promise<AlertState> | undefined;
   const read = (): Promise<AlertState> => {
-    // Gauges of one scrape are collected together: they share one read.
-    if (!pending || Date.now() - pending.at > 500) {
-      pending = {
-        at: Date.now(),
-        state: withTimeout(readState(deps.pool), deps.timeoutMs, 'alert metrics query'),
+    if (!pending) {
+      const state = withTimeout(readState(deps.pool), deps.timeoutMs, 'alert metrics query');
+      pending = state;
+      const clear = () => {
+        if (pending === state) pending = undefined;
       };
+      state.then(clear, clear);
     }
-    return pending.state;
+    return pending;
   };
   const collectInto = (fill: (state: AlertState) => void) =>
     async function (this: Gauge) {
