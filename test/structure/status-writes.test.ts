@@ -12,10 +12,9 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..', '..');
 const QUERIES_DIR = 'packages/shared/src/db/queries/';
 /**
- * The parse write path is being rebuilt on branch h12d (issue 11 point 4: one document-store.ts owns
- * every statement). Its status writes (file_changes.parse_status, documents.status: the
- * replace-content hot path) are to be marked there or moved to queries/file-changes.ts; this list
- * goes when that lands.
+ * Not yet covered: the parse write path (issue 11 point 4, still open: one document-store.ts owning
+ * every statement). Its five status writes inside the parse transaction (file_changes.parse_status,
+ * documents.status) are to move into that store or queries/file-changes.ts; this list goes then.
  */
 const PARSE_WRITE_PATH = new Set([
   'services/parser/src/parse-job.ts',
