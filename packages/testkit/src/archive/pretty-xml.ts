@@ -10,15 +10,19 @@
  */
 import { SaxesParser } from 'saxes';
 
-type Node = { kind: 'text'; text: string } | Element;
-interface Element {
+export type Node = { kind: 'text'; text: string } | Element;
+export interface Element {
   kind: 'element';
   name: string;
   attributes: Record<string, string>;
   children: Node[];
 }
 
-function parse(xml: string): { doctype: string | null; root: Element } {
+/** The document as a tree; `closed` may rewrite an element's children when its end tag is read. */
+export function parseXmlTree(
+  xml: string,
+  closed?: (children: Node[]) => Node[],
+): { doctype: string | null; root: Element } {
   const parser = new SaxesParser({ xmlns: false });
   const stack: Element[] = [];
   let root: Element | null = null;
@@ -35,7 +39,10 @@ function parse(xml: string): { doctype: string | null; root: Element } {
     else root = el;
     stack.push(el);
   });
-  parser.on('closetag', () => void stack.pop());
+  parser.on('closetag', () => {
+    const el = stack.pop()!;
+    if (closed) el.children = closed(el.children);
+  });
   const onText = (text: string) => {
     if (!stack.length) return;
     const children = stack[stack.length - 1]!.children;
@@ -83,7 +90,11 @@ function escapeAttribute(s: string): string {
   return out;
 }
 
-function serialise(el: Element, depth: number, out: string[]): void {
+/**
+ * Prints `el`: element-only content indented (two spaces per level), any content with a text node
+ * printed exactly as it is, with nothing added anywhere below it.
+ */
+function serialise(el: Element, depth: number, indent: boolean, out: string[]): void {
   const attrs = Object.entries(el.attributes)
     .map(([k, v]) => ` ${k}="${escapeAttribute(v)}"`)
     .join('');
@@ -92,46 +103,26 @@ function serialise(el: Element, depth: number, out: string[]): void {
     return;
   }
   out.push(`<${el.name}${attrs}>`);
-  const elementOnly = el.children.every((c) => c.kind === 'element');
-  if (elementOnly) {
-    const indent = '  '.repeat(depth + 1);
-    for (const c of el.children) {
-      out.push(`\n${indent}`);
-      serialise(c as Element, depth + 1, out);
-    }
-    out.push(`\n${'  '.repeat(depth)}`);
-  } else {
-    // Mixed content is printed as it is: no whitespace added anywhere below it.
-    for (const c of el.children) {
-      if (c.kind === 'text') out.push(escapeText(c.text));
-      else serialiseFlat(c, out);
-    }
+  const format = indent && el.children.every((c) => c.kind === 'element');
+  for (const c of el.children) {
+    if (format) out.push(`\n${'  '.repeat(depth + 1)}`);
+    if (c.kind === 'text') out.push(escapeText(c.text));
+    else serialise(c, depth + 1, format, out);
   }
+  if (format) out.push(`\n${'  '.repeat(depth)}`);
   out.push(`</${el.name}>`);
 }
 
-function serialiseFlat(el: Element, out: string[]): void {
-  const attrs = Object.entries(el.attributes)
-    .map(([k, v]) => ` ${k}="${escapeAttribute(v)}"`)
-    .join('');
-  if (el.children.length === 0) {
-    out.push(`<${el.name}${attrs}/>`);
-    return;
-  }
-  out.push(`<${el.name}${attrs}>`);
-  for (const c of el.children) {
-    if (c.kind === 'text') out.push(escapeText(c.text));
-    else serialiseFlat(c, out);
-  }
-  out.push(`</${el.name}>`);
+/** A parsed document printed with an XML declaration, in the layout described above. */
+export function printXmlTree(tree: { doctype: string | null; root: Element }): string {
+  const out: string[] = ['<?xml version="1.0"?>\n'];
+  if (tree.doctype !== null) out.push(`<!DOCTYPE${tree.doctype}>\n`);
+  serialise(tree.root, 0, true, out);
+  out.push('\n');
+  return out.join('');
 }
 
 /** `xml` pretty-printed as `xmllint --format` would (see the module comment). */
 export function prettyPrintXml(xml: string): string {
-  const { doctype, root } = parse(xml);
-  const out: string[] = ['<?xml version="1.0"?>\n'];
-  if (doctype !== null) out.push(`<!DOCTYPE${doctype}>\n`);
-  serialise(root, 0, out);
-  out.push('\n');
-  return out.join('');
+  return printXmlTree(parseXmlTree(xml));
 }
