@@ -27,6 +27,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Files run in parallel (each has its own database and key prefix): most of an integration
+    // file's time is spent waiting on child processes, HTTP and Postgres, so 3 workers on 2 cores
+    // finish the suite in about half the serial time. VITEST_MAX_WORKERS overrides (1 = serial).
+    maxWorkers: Number(process.env.VITEST_MAX_WORKERS ?? 3),
     retry: 0,
     // After the summary: every test that could not run for want of an optional tool, loudly.
     reporters: ['default', './packages/testkit/src/support/missing-tools-reporter.ts'],
@@ -39,7 +43,8 @@ export default defineConfig({
         extends: true,
         test: { name: 'integration', include: ['test/**/*.int.test.ts'], exclude: [...NOT, ...SLOW] },
       },
-      { extends: true, test: { name: 'slow', include: SLOW, exclude: NOT } },
+      // One file at a time: these kill, signal and time processes, and the corpus test fills both cores.
+      { extends: true, test: { name: 'slow', include: SLOW, exclude: NOT, fileParallelism: false } },
     ],
   },
 });
