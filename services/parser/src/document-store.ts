@@ -17,7 +17,13 @@
  */
 import type pg from 'pg';
 import type { ExtractedDocument } from './extract/index.ts';
-import { fileKey, type FileRef, type RunSectionChange, type SectionChange, type StoredSection } from './decisions.ts';
+import {
+  fileKey,
+  type FileRef,
+  type RunSectionChange,
+  type SectionChange,
+  type StoredSection,
+} from './decisions.ts';
 
 export {
   markParseCollision,
@@ -490,7 +496,11 @@ export interface SectionVersionRow {
 }
 
 /** Undoes what earlier jobs of this run did to the document's history (no-op unless it was written in this run). */
-export async function rebaseHistoryOnPreviousRun(c: Client, documentId: string, runId: number): Promise<void> {
+export async function rebaseHistoryOnPreviousRun(
+  c: Client,
+  documentId: string,
+  runId: number,
+): Promise<void> {
   await c.query({
     name: 'history-rebase',
     text: `WITH sd AS (DELETE FROM section_versions WHERE document_id = $1 AND valid_from_run = $2),

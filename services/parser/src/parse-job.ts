@@ -75,7 +75,14 @@ interface WriteFacts {
  */
 async function mapAndGatherFacts(
   c: Parameters<typeof store.mapBlobAndGatherFacts>[0],
-  p: { id: string; dokid: string; hash: string; runId: number; self: FileRef; prev: DocumentState | undefined },
+  p: {
+    id: string;
+    dokid: string;
+    hash: string;
+    runId: number;
+    self: FileRef;
+    prev: DocumentState | undefined;
+  },
 ): Promise<WriteFacts> {
   const carrier = !p.prev
     ? null
@@ -257,7 +264,12 @@ async function applyRemoval(ctx: ServiceContext, data: ParseJobData): Promise<Pa
     }
     // Tombstone, in this order: the change row, history closed (content copied from the sections it
     // keeps), chunk changes staged before the chunks go, then events once the change rows are final.
-    await store.recordRemovalChange(c, { runId: data.runId, documentId, dataset: data.dataset, path: data.path });
+    await store.recordRemovalChange(c, {
+      runId: data.runId,
+      documentId,
+      dataset: data.dataset,
+      path: data.path,
+    });
     await store.closeDocumentHistory(c, { runId: data.runId, dataset: data.dataset, documentId });
     await store.stageChunkChanges(c, data.runId, documentId);
     await store.tombstoneDocument(c, { documentId, runId: data.runId });

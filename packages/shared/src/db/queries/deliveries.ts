@@ -19,7 +19,13 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'dead';
  */
 export async function recordDeliveryAttempt(
   db: Queryable,
-  p: { deliveryRowId: number; responseCode: number | null; error: string | null; ok: boolean; final: boolean },
+  p: {
+    deliveryRowId: number;
+    responseCode: number | null;
+    error: string | null;
+    ok: boolean;
+    final: boolean;
+  },
 ): Promise<void> {
   await db.query(
     `UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = now(), response_code = $2, last_error = $3,

@@ -108,7 +108,10 @@ export async function upsertDocument(
  * active -> removed at run `runId`: its chunks and cross-references deleted (sections kept), the
  * file that carried it before this run remembered in previous_carrier.
  */
-export async function tombstoneDocument(db: Queryable, p: { documentId: string; runId: number }): Promise<void> {
+export async function tombstoneDocument(
+  db: Queryable,
+  p: { documentId: string; runId: number },
+): Promise<void> {
   await db.query(
     `WITH ch AS (DELETE FROM chunks WHERE document_id = $1), xr AS (DELETE FROM cross_references WHERE document_id = $1)
        UPDATE documents SET status = 'removed', last_run_id = $2, updated_at = now(),
