@@ -9,7 +9,8 @@
  * - change events (chunk_changes, outbox): the two calls into migration 0012's SQL functions;
  * - status changes (file_changes.parse_status, documents.status) are the run lifecycle's, so their
  *   statements live in packages/shared/src/db/queries (file-changes.ts, documents.ts) with the state
- *   diagram (runs.ts); they are re-exported here, and the parse path calls them from here.
+ *   diagram (runs.ts); they are re-exported here, and the parse path calls them from here
+ *   (test/structure/status-writes.test.ts fails on a status written anywhere else).
  *
  * parse-job.ts is the orchestration: lock, load state, decide (decisions.ts, pure), call these,
  * finish. Raw SQL hot paths (measured; keep them as they are): replaceDocumentContent with the
@@ -294,9 +295,10 @@ export async function updateTwinPointers(c: Client, dokid: string): Promise<void
 // --- content (raw SQL hot path) --------------------------------------------------------------
 
 /**
- * Raw SQL hot path (measured: bench/parse.ts). Replaces the document's sections, chunks and
- * cross-references: one DELETE statement when it had content, then ONE statement inserting all
- * three (data-modifying CTEs), so a file costs two round trips here whatever its size.
+ * Raw SQL hot path (measured with pnpm bench:parse; README, Benchmarks: Writes). Replaces the
+ * document's sections, chunks and cross-references: one DELETE statement when it had content, then
+ * ONE statement inserting all three (data-modifying CTEs), so a file costs two round trips here
+ * whatever its size.
  */
 export async function replaceDocumentContent(
   c: Client,
