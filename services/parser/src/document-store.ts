@@ -35,7 +35,9 @@ export {
   upsertDocument,
 } from '@lovsync/shared/db';
 
-type Client = Pick<pg.PoolClient, 'query'>;
+/** A connection or pool client; the parse job passes its transaction's client. */
+export type StoreClient = Pick<pg.PoolClient, 'query'>;
+type Client = StoreClient;
 
 // --- locks and reads -------------------------------------------------------------------------
 

@@ -20,9 +20,10 @@ import {
   writeHistory,
   type DocumentVersionFields,
   type SectionVersionRow,
+  type StoreClient,
 } from './document-store.ts';
 
-type Client = Parameters<typeof writeHistory>[0];
+type Client = StoreClient;
 
 /**
  * Records the versions an added or modified file's document brings: a new section version for every

@@ -74,7 +74,7 @@ interface WriteFacts {
  * recorded then; it counts only while that file is current and does not carry another document.
  */
 async function mapAndGatherFacts(
-  c: Parameters<typeof store.mapBlobAndGatherFacts>[0],
+  c: store.StoreClient,
   p: {
     id: string;
     dokid: string;
