@@ -12,7 +12,7 @@ import {
   packTexts,
   replaceDocumentContent,
   upsertDocument,
-} from '../../services/parser/src/document-writer.ts';
+} from '../../services/parser/src/document-store.ts';
 import { extractDocument, type ExtractedDocument } from '../../services/parser/src/extract/index.ts';
 import { fixturePaths, readFixture } from '../../services/parser/src/extract/test-helpers.ts';
 import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';

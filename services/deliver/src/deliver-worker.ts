@@ -1,15 +1,10 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { ServiceContext } from '@lovsync/shared/context';
-import { storableText } from '@lovsync/shared/db';
-import {
-  DELIVER_QUEUE,
-  deliverJobSchema,
-  deliveryBackoff,
-  workerSettings,
-  type DeliverJobData,
-} from '@lovsync/shared/queues';
+import { recordDeliveryAttempt } from '@lovsync/shared/db';
+import { deliverQueue, type DeliverJobData } from '@lovsync/shared/queues';
+import { createQueueWorker } from '@lovsync/shared/queues/worker';
 import { dispatch, enqueueHeads } from './dispatch.ts';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signatureHeader } from './signature.ts';
 
@@ -141,13 +136,13 @@ export async function processDelivery(
   const body = await buildBody(ctx, d);
   const result = await post(ctx, d, body);
   const final = result.ok || attempt.made + 1 >= attempt.max;
-  await pool.query(
-    `UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = now(), response_code = $2, last_error = $3,
-       status = CASE WHEN $4 THEN 'succeeded' WHEN $5 THEN 'dead' ELSE status END,
-       delivered_at = CASE WHEN $4 THEN now() ELSE delivered_at END
-     WHERE id = $1 AND status = 'pending'`,
-    [data.deliveryRowId, result.status, result.error && storableText(result.error, 1000), result.ok, final],
-  );
+  await recordDeliveryAttempt(pool, {
+    deliveryRowId: data.deliveryRowId,
+    responseCode: result.status,
+    error: result.error,
+    ok: result.ok,
+    final,
+  });
   if (!final) throw new Error(`delivery ${d.delivery_id} failed: ${result.error}`);
   await enqueueHeads(ctx, d.subscription_id);
   return result.ok
@@ -165,38 +160,18 @@ export function createDeliverWorker(
   ctx: ServiceContext,
   opts: { poll?: boolean } = {},
 ): Worker<DeliverJobData, DeliverOutcome> & { stopPolling(): void } {
-  const log = ctx.log.child({ service: 'deliver', queue: DELIVER_QUEUE });
-  const cfg = ctx.config;
-  const worker = new Worker<DeliverJobData, DeliverOutcome>(
-    DELIVER_QUEUE,
-    async (job: Job<DeliverJobData>) => {
-      const parsed = deliverJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid deliver payload: ${parsed.error.message}`);
-      const out = await processDelivery(ctx, parsed.data, {
-        made: job.attemptsMade,
-        max: job.opts.attempts ?? 1,
-      });
-      if (out.outcome === 'dead') log.warn({ jobId: job.id, err: out.error }, 'delivery dead-lettered');
-      else log.debug({ jobId: job.id, ...out }, 'delivery done');
+  const worker = createQueueWorker<DeliverJobData, DeliverOutcome>(
+    ctx,
+    deliverQueue,
+    async (data, job, { log }) => {
+      const out = await processDelivery(ctx, data, { made: job.attemptsMade, max: job.opts.attempts ?? 1 });
+      if (out.outcome === 'dead') log.warn({ err: out.error }, 'delivery dead-lettered');
+      else log.debug(out, 'delivery done');
       return out;
     },
-    {
-      connection: ctx.workerConnection,
-      prefix: cfg.QUEUE_PREFIX,
-      concurrency: cfg.DELIVERY_CONCURRENCY,
-      ...workerSettings('deliver', cfg.JOB_LOCK_SECONDS),
-      settings: {
-        backoffStrategy: (attemptsMade: number) =>
-          deliveryBackoff(attemptsMade, cfg.DELIVERY_BACKOFF_BASE_MS, cfg.DELIVERY_BACKOFF_MAX_MS),
-      },
-    },
   );
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) =>
-    log.info({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'delivery attempt failed'),
-  );
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'delivery stalled; it will be sent again'));
 
+  const log = ctx.log.child({ service: deliverQueue.service, queue: deliverQueue.name });
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   const tick = async () => {
@@ -213,7 +188,7 @@ export function createDeliverWorker(
   };
   if (opts.poll ?? true) {
     void tick();
-    timer = setInterval(() => void tick(), cfg.DELIVERY_POLL_MS);
+    timer = setInterval(() => void tick(), ctx.config.DELIVERY_POLL_MS);
     timer.unref();
   }
   const stopPolling = () => clearInterval(timer);

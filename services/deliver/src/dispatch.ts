@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '@lovsync/shared/context';
 import { withTransaction } from '@lovsync/shared/db';
-import { deliverJobId, deliveryAttempts, type DeliverJobData } from '@lovsync/shared/queues';
+import { enqueueDelivery } from '@lovsync/shared/queues';
 
 interface SubscriptionFilter {
   id: number;
@@ -64,7 +64,10 @@ export async function dispatch(ctx: ServiceContext): Promise<{ created: number; 
   return { created, queued };
 }
 
-/** Queues the oldest pending delivery of each subscription (or of one), unless its job is already there. */
+/**
+ * Queues the oldest pending delivery of each subscription (or of one), unless its job is already
+ * there (enqueueDelivery, the deliver queue's producer).
+ */
 export async function enqueueHeads(ctx: ServiceContext, subscriptionId?: number): Promise<number> {
   const heads = await ctx.database.pool.query<{ id: string; subscription_id: number; run_id: number }>(
     `SELECT DISTINCT ON (subscription_id) id, subscription_id, run_id FROM deliveries
@@ -72,30 +75,15 @@ export async function enqueueHeads(ctx: ServiceContext, subscriptionId?: number)
      ORDER BY subscription_id, run_id, batch`,
     [subscriptionId ?? null],
   );
-  const cfg = ctx.config;
-  const attempts = deliveryAttempts(
-    cfg.DELIVERY_RETRY_SECONDS,
-    cfg.DELIVERY_BACKOFF_BASE_MS,
-    cfg.DELIVERY_BACKOFF_MAX_MS,
-  );
   let queued = 0;
   for (const h of heads.rows) {
-    const jobId = deliverJobId(Number(h.id));
-    const existing = await ctx.queues.deliver.getJob(jobId);
-    if (existing) {
-      // A job that ended while its row is still pending (BullMQ failed it after too many stalls, or
-      // it was skipped behind an earlier delivery): send it again; a live job is left alone.
-      const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed') continue;
-      await existing.remove().catch(() => undefined);
-    }
-    const data: DeliverJobData = {
-      deliveryRowId: Number(h.id),
-      subscriptionId: h.subscription_id,
-      runId: h.run_id,
-    };
-    await ctx.queues.deliver.add('deliver', data, { jobId, attempts, backoff: { type: 'delivery' } });
-    ctx.log.debug({ jobId, attempts }, 'delivery queued');
+    const added = await enqueueDelivery(
+      ctx.queues,
+      { deliveryRowId: Number(h.id), subscriptionId: h.subscription_id, runId: h.run_id },
+      ctx.config,
+    );
+    if (!added) continue;
+    ctx.log.debug(added, 'delivery queued');
     queued++;
   }
   return queued;

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { chooseWriter, choosePrevious, classifyChange, type FileRef } from './decisions.ts';
+import {
+  chooseWriter,
+  choosePrevious,
+  classifyChange,
+  diffSections,
+  sectionsBeforeRun,
+  type FileRef,
+  type StoredSection,
+} from './decisions.ts';
 import { languageSuffix, storageDocumentId, withStorageId } from './document-ids.ts';
-import type { ExtractedDocument } from './extract/index.ts';
+import type { ExtractedDocument, ExtractedSection } from './extract/index.ts';
 
 const f = (dataset: string, path: string): FileRef => ({ dataset, path });
 const A = f('gjeldende-lover.tar.bz2', 'nl/nl-20000101-001.xml');
@@ -131,5 +139,51 @@ describe('language twin ids', () => {
     expect(twin.documentId).toBe('NL/lov/1814-05-17@nn');
     expect(twin.chunks[0]!.chunkId).toBe('NL/lov/1814-05-17@nn/§1#c0');
     expect(withStorageId(doc, 'nl/nl-18140517-000.xml')).toBe(doc);
+  });
+});
+
+describe('diffSections and sectionsBeforeRun (the previous version)', () => {
+  const stored = (key: string, text: string, hash: string | null): StoredSection => ({
+    section_key: key,
+    text_hash: hash,
+    text,
+    number: key,
+    heading_path: 'H',
+  });
+  const next = (key: string, text: string, hash: string) =>
+    ({ key, text, textHash: hash, number: key, headingPath: 'H' }) as ExtractedSection;
+
+  it('added, modified (by hash; by text for a rebuilt version) and removed, removed last', () => {
+    const old = [stored('§1', 'a', 'h1'), stored('§2', 'b', 'h2'), stored('§3', 'c', null)];
+    expect(
+      diffSections(old, [
+        next('§0', 'z', 'h0'),
+        next('§1', 'a', 'h1'),
+        next('§2', 'b2', 'h2x'),
+        next('§3', 'c', 'hc'),
+      ]),
+    ).toEqual([
+      { key: '§0', change: 'added', number: '§0', headingPath: 'H', oldText: null, newText: 'z' },
+      { key: '§2', change: 'modified', number: '§2', headingPath: 'H', oldText: 'b', newText: 'b2' },
+    ]);
+    expect(diffSections(old, [next('§3', 'c changed', 'hc')]).map((c) => [c.key, c.change])).toEqual([
+      ['§3', 'modified'],
+      ['§1', 'removed'],
+      ['§2', 'removed'],
+    ]);
+  });
+
+  it("undoes the run's section changes: added ones go, modified and removed ones come back with their old text", () => {
+    const now = [stored('§1', 'new', 'h1'), stored('§2', 'added', 'h2')];
+    const before = sectionsBeforeRun(now, [
+      { section_key: '§1', change: 'modified', number: '§ 1', heading_path: 'K', old_text: 'old' },
+      { section_key: '§2', change: 'added', number: '§ 2', heading_path: 'K', old_text: null },
+      { section_key: '§3', change: 'removed', number: null, heading_path: null, old_text: 'gone' },
+    ]);
+    expect(before).toEqual([
+      { section_key: '§1', text_hash: null, text: 'old', number: '§ 1', heading_path: 'K' },
+      { section_key: '§3', text_hash: null, text: 'gone', number: null, heading_path: '' },
+    ]);
+    expect(sectionsBeforeRun(now, [])).toEqual(now);
   });
 });

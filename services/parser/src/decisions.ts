@@ -1,8 +1,10 @@
 /**
  * The parse write path's decisions as pure functions (issue 11 point 4): who writes a document when
- * several files carry it, what its previous version is, and which change rows a write records.
- * parse-job.ts gathers the facts in its transaction and document-writer.ts runs the statements.
+ * several files carry it, what its previous version is, how its sections changed, and which change
+ * rows a write records. parse-job.ts gathers the facts in its transaction and document-store.ts runs
+ * the statements.
  */
+import type { ExtractedSection } from './extract/index.ts';
 
 export interface FileRef {
   dataset: string;
@@ -104,4 +106,88 @@ export function classifyChange(f: ChangeFacts): ChangeRows {
   if (!f.sectionChanges && !f.metadataMoved) return { change: null, kind: null, sectionRows: false };
   if (f.sameSource) return { change: 'modified', kind: 'reparse', sectionRows: false };
   return { change: 'modified', kind: f.amendment ? 'amendment' : 'editorial', sectionRows: true };
+}
+
+/** A section as stored (or as it was before this run): what a new version is compared with. */
+export interface StoredSection {
+  section_key: string;
+  /** null for a version reconstructed from section_changes (compared by text). */
+  text_hash: string | null;
+  text: string;
+  number: string | null;
+  heading_path: string;
+}
+
+/** A section_changes row of this run (what rebuilding the version before the run undoes). */
+export interface RunSectionChange {
+  section_key: string;
+  change: string;
+  number: string | null;
+  heading_path: string | null;
+  old_text: string | null;
+}
+
+/** The stored sections with this run's section changes undone: the version before this run. */
+export function sectionsBeforeRun(stored: StoredSection[], runChanges: RunSectionChange[]): StoredSection[] {
+  const byKey = new Map(stored.map((s) => [s.section_key, s]));
+  for (const ch of runChanges) {
+    if (ch.change === 'added') byKey.delete(ch.section_key);
+    else
+      byKey.set(ch.section_key, {
+        section_key: ch.section_key,
+        text_hash: null,
+        text: ch.old_text ?? '',
+        number: ch.number,
+        heading_path: ch.heading_path ?? '',
+      });
+  }
+  return [...byKey.values()];
+}
+
+export interface SectionChange {
+  key: string;
+  change: 'added' | 'modified' | 'removed';
+  number: string | null;
+  headingPath: string | null;
+  oldText: string | null;
+  newText: string | null;
+}
+
+/** Section-level diff by section_key and text hash, in the new document's order (removed last). */
+export function diffSections(oldSections: StoredSection[], next: ExtractedSection[]): SectionChange[] {
+  const before = new Map(oldSections.map((s) => [s.section_key, s]));
+  const out: SectionChange[] = [];
+  for (const s of next) {
+    const o = before.get(s.key);
+    before.delete(s.key);
+    if (!o)
+      out.push({
+        key: s.key,
+        change: 'added',
+        number: s.number,
+        headingPath: s.headingPath,
+        oldText: null,
+        newText: s.text,
+      });
+    else if (o.text_hash === null ? o.text !== s.text : o.text_hash !== s.textHash)
+      out.push({
+        key: s.key,
+        change: 'modified',
+        number: s.number,
+        headingPath: s.headingPath,
+        oldText: o.text,
+        newText: s.text,
+      });
+  }
+  for (const o of before.values()) {
+    out.push({
+      key: o.section_key,
+      change: 'removed',
+      number: o.number,
+      headingPath: o.heading_path,
+      oldText: o.text,
+      newText: null,
+    });
+  }
+  return out;
 }

@@ -6,6 +6,8 @@ export * from './queries/history.ts';
 export * from './queries/dashboard.ts';
 export * from './queries/run-datasets.ts';
 export * from './queries/file-changes.ts';
+export * from './queries/documents.ts';
+export * from './queries/deliveries.ts';
 export * as schema from './schema/index.ts';
 export * from './queries/subscriptions.ts';
 export * from './queries/outbox.ts';

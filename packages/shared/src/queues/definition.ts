@@ -11,7 +11,7 @@ export interface WorkerSettings {
 
 /**
  * What a queue is: its name, its payload contract, the options of every job added to it, and how
- * its workers run. One per queue file (sync.ts, diff.ts, parse.ts); createQueues makes the producers'
+ * its workers run. One per queue file (sync.ts, diff.ts, parse.ts, deliver.ts); createQueues makes the producers'
  * queues and createQueueWorker (worker.ts) the workers from it.
  */
 export interface QueueDefinition<T> {
@@ -23,4 +23,9 @@ export interface QueueDefinition<T> {
   worker: WorkerSettings;
   /** Jobs at once per worker process. */
   concurrency(config: Config): number;
+  /**
+   * The delay before a retry of a job added with a custom backoff type (BullMQ calls the worker's
+   * backoffStrategy for any type but 'fixed' and 'exponential'); absent: the queue uses built-ins only.
+   */
+  backoffStrategy?(config: Config): (attemptsMade: number) => number;
 }

@@ -18,7 +18,7 @@ export type { QueueDefinition, WorkerSettings } from './definition.ts';
  *   sync.ts  -> requestSync, upsertSyncSchedule   (handler: services/sync/src/sync-worker.ts)
  *   diff.ts  -> enqueueDiff                       (handler: services/differ/src/diff-worker.ts)
  *   parse.ts -> enqueueParses                     (handler: services/parser/src/parse-worker.ts)
- *   deliver.ts -> (services/deliver/src/dispatch.ts) (handler: services/deliver/src/deliver-worker.ts)
+ *   deliver.ts -> enqueueDelivery                 (handler: services/deliver/src/deliver-worker.ts)
  */
 export const QUEUES = { sync: syncQueue, diff: diffQueue, parse: parseQueue, deliver: deliverQueue } as const;
 export const QUEUE_NAMES = ['sync', 'diff', 'parse', 'deliver'] as const;

@@ -13,8 +13,8 @@ export interface JobTools {
 /**
  * The one way a worker is made: the queue's payload is validated against its contract (an invalid
  * payload is an UnrecoverableError: retrying cannot fix it), each attempt gets a child logger
- * { service, queue, jobId, attempt }, error/failed/stalled are logged, and lock, stall and
- * concurrency settings come from the queue definition and the config.
+ * { service, queue, jobId, attempt }, error/failed/stalled are logged, and lock, stall,
+ * concurrency and custom backoff settings come from the queue definition and the config.
  */
 export function createQueueWorker<T, R>(
   ctx: ServiceContext,
@@ -38,6 +38,7 @@ export function createQueueWorker<T, R>(
       concurrency: opts.concurrency ?? queue.concurrency(ctx.config),
       autorun: opts.autorun ?? true,
       ...workerSettings(queue.name, ctx.config.JOB_LOCK_SECONDS),
+      ...(queue.backoffStrategy ? { settings: { backoffStrategy: queue.backoffStrategy(ctx.config) } } : {}),
     },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));

@@ -24,8 +24,12 @@
  *
  * file_changes.parse_status (file-changes.ts), one row per changed file, inserted by the diff:
  *
- *   pending --the parse job's outcome statement (services/parser)--> succeeded
- *   pending --the parse job failed for good / markParseFailed------> failed
+ *   pending --recordParseOutcome (document written) | markParseCollision (lost a dokid collision)
+ *           | markParseSucceeded (nothing to write: superseded, kept, tombstoned, not XML)--> succeeded
+ *   pending --markParseFailed (the parse job failed for good, or the reconciler saw it fail)--> failed
+ *
+ * documents.status (documents.ts), one row per document: upsertDocument -> active
+ *   --tombstoneDocument--> removed --upsertDocument (revived)--> active
  *
  * A run completes (maybeCompleteRun, exactly once) when its sync phase is over, no dataset is
  * downloading or manifested and no file_changes row is pending.
