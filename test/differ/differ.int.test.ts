@@ -14,6 +14,7 @@ import { waitForRun } from '@lovsync/testkit/support/cycle';
 import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { captureLogger } from '../ops/capture-logger.ts';
 
 let env: TestEnv;
@@ -336,6 +337,57 @@ describe('reconciler cost', () => {
     const again = await reconcileLogged();
     expect(again.report.parsesRequeued).toBe(0);
     expect(again.redis.perJob).toBe(0);
+  });
+  it('a job completed while its row is pending is stale: removed and requeued; a job failed for good fails its row', async () => {
+    const runId = await healthyBacklog(20);
+    // A worker that runs no handler: even rows' jobs complete (their rows stay pending), odd ones fail for good.
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const paths = corpus(20).map((e) => e.path);
+    const done = new Set<string>();
+    const worker = new Worker(
+      ctx.queues.parse.name,
+      async (job) => {
+        const i = paths.indexOf((job.data as { path: string }).path);
+        if (i % 2) throw new UnrecoverableError(`no handler for ${i}`);
+      },
+      { connection, prefix: env.prefix, concurrency: 4 },
+    );
+    worker.on('completed', (j) => done.add(j.id!));
+    worker.on('failed', (j) => done.add(j!.id!));
+    try {
+      for (let t = 0; done.size < 20 && t < 200; t++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    expect(await ctx.queues.parse.getJobCounts('completed', 'failed', 'waiting')).toEqual({
+      completed: 10,
+      failed: 10,
+      waiting: 0,
+    });
+
+    const { report, lines } = await reconcileLogged();
+    expect(report).toMatchObject({ parsesRequeued: 10, parsesFailed: 10 });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        obj: expect.objectContaining({ parsesRequeued: 10, parsesFailed: 10 }),
+      }),
+    ]);
+    const byStatus = await rows<{ parse_status: string; n: number }>(
+      env,
+      `SELECT parse_status, count(*)::int AS n FROM file_changes WHERE run_id = $1 GROUP BY 1 ORDER BY 1`,
+      [runId],
+    );
+    expect(byStatus).toEqual([
+      { parse_status: 'failed', n: 10 },
+      { parse_status: 'pending', n: 10 },
+    ]);
+    const waiting = await ctx.queues.parse.getJobs(['waiting']);
+    expect(new Set(waiting.map((j) => j.id))).toEqual(
+      new Set(paths.filter((_, i) => i % 2 === 0).map((p) => parseJobId(runId, 'd', p))),
+    );
+    expect((await reconcileLogged()).report).toMatchObject({ parsesRequeued: 0, parsesFailed: 0 });
   });
 });
 
