@@ -7,11 +7,15 @@ import { applyDiff, enqueuePendingParses, processDiffJob, reconcile } from '@lov
 import { createRun, finishSyncPhase, getRun } from '@lovsync/shared/db';
 import { hashBytes } from '@lovsync/shared/hash';
 import { parseJobId } from '@lovsync/shared/queues';
-import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
+import { createTestEnv, REDIS_URL, type TestEnv } from '@lovsync/testkit/support/harness';
 import { createTestContext, rows } from '@lovsync/testkit/support/context';
 import { startWorkerProcess, stopProcess } from '@lovsync/testkit/support/processes';
 import { waitForRun } from '@lovsync/testkit/support/cycle';
-import type { Runtime } from '@lovsync/shared/runtime';
+import { createRuntime, type Runtime } from '@lovsync/shared/runtime';
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import { UnrecoverableError, Worker } from 'bullmq';
+import { captureLogger } from '../ops/capture-logger.ts';
 
 let env: TestEnv;
 let ctx: Runtime;
@@ -216,6 +220,174 @@ describe('hash diff', () => {
     expect(await parseJobs()).toHaveLength(35);
     expect(await enqueuePendingParses(env.database.pool, ctx.queues, r2)).toBe(5);
     expect(await parseJobs()).toHaveLength(35);
+  });
+});
+
+describe('reconciler cost', () => {
+  /**
+   * Every Redis command on this test's keys while `fn` runs (MONITOR: top-level commands, and the
+   * commands BullMQ's Lua scripts run), and those that touch one job's own keys (getJob and the like).
+   */
+  async function redisCommands(fn: () => Promise<unknown>) {
+    // A plain socket in MONITOR mode: one `+<time> [<db> <client|lua>] "cmd" "arg"...` line per command.
+    const url = new URL(REDIS_URL);
+    const socket = connect(Number(url.port || 6379), url.hostname);
+    const mark = `${env.prefix}:monitor-mark-${Math.random()}`;
+    const lines: string[] = [];
+    let buffered = '';
+    let seen!: () => void;
+    const marked = new Promise<void>((resolve) => (seen = resolve));
+    let ready!: () => void;
+    const monitoring = new Promise<void>((resolve) => (ready = resolve));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      const parts = buffered.split('\r\n');
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        if (line === '+OK') ready();
+        else if (line.includes(mark)) seen();
+        else if (line.includes(env.prefix)) lines.push(line);
+      }
+    });
+    socket.write('MONITOR\r\n');
+    await monitoring;
+    try {
+      await fn();
+      const redis = new Redis(REDIS_URL);
+      await redis.exists(mark).finally(() => redis.quit());
+      await marked;
+    } finally {
+      socket.destroy();
+    }
+    const lua = lines.filter((l) => / \[\d+ lua\] /.test(l));
+    const perJob = lines.filter((l) => l.includes(`"${env.prefix}:parse:parse-`));
+    return { top: lines.length - lua.length, lua: lua.length, perJob: perJob.length };
+  }
+
+  /** A run whose n pending rows all have their waiting parse job (no parser is running). */
+  async function healthyBacklog(n: number): Promise<number> {
+    const runId = await seedRun({ d: corpus(n) });
+    await processDiffJob(ctx, { runId, dataset: 'd', vanished: false });
+    expect(await ctx.queues.parse.getJobCountByTypes('waiting')).toBe(n);
+    return runId;
+  }
+
+  async function reconcileLogged() {
+    const captured = captureLogger();
+    const rt = createRuntime(env.config(), { log: captured.log, service: 'test' });
+    try {
+      let report!: Awaited<ReturnType<typeof reconcile>>;
+      const redis = await redisCommands(async () => (report = await reconcile(rt)));
+      const lines = captured.lines.filter((l) => /reconciled/.test(l.msg ?? ''));
+      return { report, redis, lines };
+    } finally {
+      await rt.close();
+    }
+  }
+
+  it('a healthy backlog costs the same few Redis commands at 300 and 3,000 pending rows, none per job, and requeues nothing', async () => {
+    const costs = [];
+    for (const n of [300, 3000]) {
+      await ctx.queues.parse.obliterate({ force: true });
+      await env.database.pool.query(
+        'TRUNCATE files, file_changes, run_datasets, sync_runs, datasets, manifest_entries RESTART IDENTITY CASCADE',
+      );
+      await healthyBacklog(n);
+      const { report, redis, lines } = await reconcileLogged();
+      expect(report).toMatchObject({ runsChecked: 1, parsesRequeued: 0, parsesFailed: 0, diffsRequeued: 0 });
+      // The pass says so, and only at debug: no line claims a requeue.
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 'debug', obj: expect.objectContaining({ parsesRequeued: 0 }) }),
+      ]);
+      expect(redis.perJob).toBe(0);
+      costs.push(redis);
+      console.info(`reconcile, healthy backlog of ${n}: Redis commands`, redis);
+    }
+    // Not one command more for ten times the rows (the old pass sent one getJob per row).
+    expect(costs[1]).toEqual(costs[0]);
+    expect(costs[0]!.top).toBeLessThan(20);
+  });
+
+  it('k missing jobs out of 3,000 pending rows: exactly k requeued, logged as k, at a cost that grows with k only', async () => {
+    const runId = await healthyBacklog(3000);
+    const gone = corpus(3000)
+      .filter((_, i) => i % 401 === 0)
+      .map((e) => parseJobId(runId, 'd', e.path));
+    expect(gone).toHaveLength(8);
+    for (const id of gone) expect(await ctx.queues.parse.remove(id)).toBe(1);
+    expect(await ctx.queues.parse.getJobCountByTypes('waiting')).toBe(3000 - gone.length);
+
+    const { report, redis, lines } = await reconcileLogged();
+    expect(report.parsesRequeued).toBe(gone.length);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        obj: expect.objectContaining({ parsesRequeued: gone.length }),
+      }),
+    ]);
+    expect(await ctx.queues.parse.getJobCountByTypes('waiting')).toBe(3000);
+    for (const id of gone) expect(await ctx.queues.parse.getJobState(id)).toBe('waiting');
+    // Per missing job: its state read and its re-add (a few commands on its keys), nothing per present job.
+    console.info(`reconcile, ${gone.length} of 3000 missing: Redis commands`, redis);
+    expect(redis.perJob).toBeGreaterThan(0);
+    expect(redis.perJob).toBeLessThanOrEqual(gone.length * 10);
+
+    // Converged: the next pass has nothing to do.
+    const again = await reconcileLogged();
+    expect(again.report.parsesRequeued).toBe(0);
+    expect(again.redis.perJob).toBe(0);
+  });
+  it('a job completed while its row is pending is stale: removed and requeued; a job failed for good fails its row', async () => {
+    const runId = await healthyBacklog(20);
+    // A worker that runs no handler: even rows' jobs complete (their rows stay pending), odd ones fail for good.
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const paths = corpus(20).map((e) => e.path);
+    const done = new Set<string>();
+    const worker = new Worker(
+      ctx.queues.parse.name,
+      async (job) => {
+        const i = paths.indexOf((job.data as { path: string }).path);
+        if (i % 2) throw new UnrecoverableError(`no handler for ${i}`);
+      },
+      { connection, prefix: env.prefix, concurrency: 4 },
+    );
+    worker.on('completed', (j) => done.add(j.id!));
+    worker.on('failed', (j) => done.add(j!.id!));
+    try {
+      for (let t = 0; done.size < 20 && t < 200; t++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    expect(await ctx.queues.parse.getJobCounts('completed', 'failed', 'waiting')).toEqual({
+      completed: 10,
+      failed: 10,
+      waiting: 0,
+    });
+
+    const { report, lines } = await reconcileLogged();
+    expect(report).toMatchObject({ parsesRequeued: 10, parsesFailed: 10 });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        obj: expect.objectContaining({ parsesRequeued: 10, parsesFailed: 10 }),
+      }),
+    ]);
+    const byStatus = await rows<{ parse_status: string; n: number }>(
+      env,
+      `SELECT parse_status, count(*)::int AS n FROM file_changes WHERE run_id = $1 GROUP BY 1 ORDER BY 1`,
+      [runId],
+    );
+    expect(byStatus).toEqual([
+      { parse_status: 'failed', n: 10 },
+      { parse_status: 'pending', n: 10 },
+    ]);
+    const waiting = await ctx.queues.parse.getJobs(['waiting']);
+    expect(new Set(waiting.map((j) => j.id))).toEqual(
+      new Set(paths.filter((_, i) => i % 2 === 0).map((p) => parseJobId(runId, 'd', p))),
+    );
+    expect((await reconcileLogged()).report).toMatchObject({ parsesRequeued: 0, parsesFailed: 0 });
   });
 });
 

@@ -11,7 +11,7 @@ export interface BlobStore {
   existing(hashes: string[]): Promise<Set<string>>;
   /**
    * The content decoded as UTF-8 by Postgres (no hex transfer, no second decode in Node).
-   * Rejects with InvalidUtf8Error when the bytes are not valid UTF-8.
+   * Rejects with InvalidUtf8Error when the bytes are not valid UTF-8 (or hold a NUL).
    */
   readText(hash: string): Promise<string>;
 }
@@ -30,18 +30,35 @@ export class InvalidUtf8Error extends Error {
   }
 }
 
-/** The store on a pool, or on one client so that writes join the caller's transaction. */
+/** Rows per INSERT: two parameters each, far below the protocol's 65,535 parameters per statement. */
+const PUT_ROWS = 1000;
+
+/**
+ * The store on a pool, or on one client so that writes join the caller's transaction.
+ *
+ * No hex round trip either way (`pnpm bench:blobs` measures the alternatives): writes send each
+ * blob as its own binary bind parameter (an array of Buffers goes as bytea hex text: twice the
+ * bytes, encoded in Node, decoded by Postgres); reads return text that Postgres has checked as
+ * UTF-8 (convert_from). The binary result format is no better with node-postgres: it decodes every
+ * field of a row as UTF-8 text whatever its format (pg-protocol's DataRow parser) and re-encodes a
+ * binary one to a Buffer, so invalid bytes would silently become U+FFFD instead of being refused.
+ */
 export function postgresBlobStore(pool: Pick<pg.Pool, 'query'>): BlobStore {
   return {
     async putMany(blobs) {
-      if (blobs.length === 0) return 0;
-      const res = await pool.query(
-        `INSERT INTO blobs (hash, size, content)
-         SELECT h, octet_length(c), c FROM unnest($1::text[], $2::bytea[]) AS t(h, c)
-         ON CONFLICT (hash) DO NOTHING`,
-        [blobs.map((b) => b.hash), blobs.map((b) => b.content)],
-      );
-      return res.rowCount ?? 0;
+      let stored = 0;
+      for (let i = 0; i < blobs.length; i += PUT_ROWS) {
+        const batch = blobs.slice(i, i + PUT_ROWS);
+        const rows = batch.map((_, j) => `($${2 * j + 1}, $${2 * j + 2}::bytea)`).join(', ');
+        const res = await pool.query(
+          `INSERT INTO blobs (hash, size, content)
+           SELECT h, octet_length(c), c FROM (VALUES ${rows}) AS t(h, c)
+           ON CONFLICT (hash) DO NOTHING`,
+          batch.flatMap((b) => [b.hash, b.content]),
+        );
+        stored += res.rowCount ?? 0;
+      }
+      return stored;
     },
     async existing(hashes) {
       if (hashes.length === 0) return new Set();

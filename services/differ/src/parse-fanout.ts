@@ -1,11 +1,15 @@
 import type pg from 'pg';
 import { enqueueParses, type ParseJobData, type Queues } from '@lovsync/shared/queues';
 
-/** The parse jobs still owed for a run (optionally one dataset): file_changes rows still pending. */
+/**
+ * The parse jobs still owed for a run (optionally one dataset, or only these file_changes ids):
+ * file_changes rows still pending.
+ */
 export async function pendingParseJobs(
   pool: pg.Pool,
   runId: number,
   dataset?: string,
+  ids?: number[],
 ): Promise<ParseJobData[]> {
   const rows = await pool.query<{
     id: number;
@@ -16,8 +20,9 @@ export async function pendingParseJobs(
     new_hash: string | null;
   }>(
     `SELECT id, dataset, path, change, old_hash, new_hash FROM file_changes
-     WHERE run_id = $1 AND ($2::text IS NULL OR dataset = $2) AND parse_status = 'pending' ORDER BY id`,
-    [runId, dataset ?? null],
+     WHERE run_id = $1 AND ($2::text IS NULL OR dataset = $2) AND ($3::bigint[] IS NULL OR id = ANY($3))
+       AND parse_status = 'pending' ORDER BY id`,
+    [runId, dataset ?? null, ids ?? null],
   );
   return rows.rows.map((r) => ({
     runId,

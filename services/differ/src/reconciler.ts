@@ -1,7 +1,8 @@
 import type { ServiceContext } from '@lovsync/shared/context';
 import { failRun, markDatasetDiffFailed, markParseFailed, maybeCompleteRun } from '@lovsync/shared/db';
-import { diffJobId, enqueueDiff, parseJobId } from '@lovsync/shared/queues';
-import { enqueuePendingParses } from './parse-fanout.ts';
+import type { Queue } from 'bullmq';
+import { diffJobId, enqueueDiff, enqueueParses, parseJobId, type ParseJobData } from '@lovsync/shared/queues';
+import { pendingParseJobs } from './parse-fanout.ts';
 
 export interface ReconcileReport {
   runsChecked: number;
@@ -12,11 +13,90 @@ export interface ReconcileReport {
   runsCompleted: number;
 }
 
+/** The states in which a parse job is still owed work: it will run (again) without our help. */
+const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+/** Job ids read per Redis call when listing the live jobs (one list/zset range each). */
+const RANGE_PAGE = 10_000;
+/** Candidates whose job state is read concurrently (bounds memory and commands in flight). */
+const CHECK_BATCH = 500;
+
+/** The ids of every parse job BullMQ still holds in a live state, read in pages of RANGE_PAGE. */
+async function liveParseJobIds(queue: Queue<ParseJobData>): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const state of LIVE_STATES) {
+    for (let start = 0; ; start += RANGE_PAGE) {
+      const page = await queue.getRanges([state], start, start + RANGE_PAGE - 1);
+      for (const id of page) ids.add(id);
+      if (page.length < RANGE_PAGE) break;
+    }
+  }
+  return ids;
+}
+
+/**
+ * The pending rows of a run whose job was not seen live: each one's job state is read now (it may
+ * have been added or moved between the range reads; then it is live and left alone). A job that
+ * failed for good without reaching its handler fails its row; a job that is gone, or completed
+ * while its row is still pending (stale: parse effects commit before a job completes), is added
+ * again for the rows that Postgres, read after the job states, still says are pending.
+ */
+async function settleCandidates(
+  ctx: ServiceContext,
+  runId: number,
+  candidates: { id: number; dataset: string; path: string }[],
+): Promise<{ requeued: number; failed: number }> {
+  const { pool } = ctx.database;
+  const queue = ctx.queues.parse;
+  let requeued = 0;
+  let failed = 0;
+  for (let i = 0; i < candidates.length; i += CHECK_BATCH) {
+    const batch = candidates.slice(i, i + CHECK_BATCH);
+    const states = await Promise.all(
+      batch.map(async (r) => {
+        const jobId = parseJobId(runId, r.dataset, r.path);
+        return { r, jobId, state: await queue.getJobState(jobId) };
+      }),
+    );
+    const owed: number[] = [];
+    const stale: string[] = [];
+    for (const { r, jobId, state } of states) {
+      if (state === 'unknown') owed.push(r.id);
+      else if (state === 'completed') {
+        owed.push(r.id);
+        stale.push(jobId);
+      } else if (state === 'failed') {
+        const job = await queue.getJob(jobId);
+        if (job?.finishedOn && job.failedReason) {
+          if (await markParseFailed(pool, { fileChangeId: r.id, error: job.failedReason })) failed++;
+        }
+      }
+    }
+    if (owed.length === 0) continue;
+    const jobs = await pendingParseJobs(pool, runId, undefined, owed);
+    const still = new Set(jobs.map((j) => parseJobId(j.runId, j.dataset, j.path)));
+    // A completed job keeps its id: remove it first, or the add below would be a no-op.
+    for (const jobId of stale) if (still.has(jobId)) await queue.remove(jobId);
+    await enqueueParses(ctx.queues, jobs);
+    requeued += jobs.length;
+  }
+  return { requeued, failed };
+}
+
 /**
  * Postgres is the source of truth; Redis only carries work. For every running run this re-derives
  * the jobs it still needs (a Redis restart, a diff that died before its enqueue), records parse jobs
  * that failed for good without reaching their handler (stalled too often), and fails runs whose
  * sync phase was interrupted (the next sync redoes their datasets: lastModified did not advance).
+ *
+ * What one pass costs, with P pending file_changes rows, L live parse jobs and M pending rows whose
+ * job is not live (gone, completed while the row is pending, failed, or moved during the read):
+ * Postgres: per running run one read of its runs/run_datasets rows and one index read of its pending
+ * rows' (id, dataset, path); Redis: a sync-queue listing, one getJob per manifested dataset, and,
+ * when some run has pending rows, at most ceil(L / 10,000) + 5 range reads (one Lua call each, listing the
+ * live job ids of the parse queue: no per-job command); then O(M) commands: one getJobState per
+ * candidate, a getJob per failed one, a remove per stale completed one, and one addBulk per 1,000
+ * jobs requeued. A healthy backlog (M = 0) costs no per-row Redis command at all; only the rows
+ * whose job is really missing are requeued, and parsesRequeued counts exactly those.
  */
 export async function reconcile(
   ctx: ServiceContext,
@@ -49,6 +129,7 @@ export async function reconcile(
     if (id !== undefined) syncing.add(id);
   }
 
+  let live: Set<string> | undefined; // read once per pass, when some run has pending rows
   for (const run of runs.rows) {
     report.runsChecked++;
     if (run.sync_finished_at === null) {
@@ -85,41 +166,24 @@ export async function reconcile(
       `SELECT id, dataset, path FROM file_changes WHERE run_id = $1 AND parse_status = 'pending'`,
       [run.id],
     );
-    let missing = 0;
-    const states = await Promise.all(
-      pending.rows.map(async (r) => ({
-        r,
-        job: await ctx.queues.parse.getJob(parseJobId(run.id, r.dataset, r.path)),
-      })),
-    );
-    for (const { r, job } of states) {
-      if (!job) {
-        missing++;
-        continue;
-      }
-      // Parse effects commit before a job completes, so a completed job with a pending row is stale.
-      if (await job.isCompleted()) {
-        await job.remove();
-        missing++;
-        continue;
-      }
-      if (job.finishedOn && job.failedReason && (await job.isFailed())) {
-        if (await markParseFailed(pool, { fileChangeId: r.id, error: job.failedReason }))
-          report.parsesFailed++;
-      }
+    if (pending.rows.length > 0) {
+      live ??= await liveParseJobIds(ctx.queues.parse);
+      const candidates = pending.rows.filter((r) => !live!.has(parseJobId(run.id, r.dataset, r.path)));
+      const owed = await settleCandidates(ctx, run.id, candidates);
+      report.parsesFailed += owed.failed;
+      report.parsesRequeued += owed.requeued;
     }
-    if (missing > 0) report.parsesRequeued += await enqueuePendingParses(pool, ctx.queues, run.id);
     if (await maybeCompleteRun(pool, run.id, ctx.config.PARSE_FAILURE_THRESHOLD)) report.runsCompleted++;
   }
-  if (
+  const acted =
     report.diffsRequeued ||
     report.parsesRequeued ||
     report.parsesFailed ||
     report.runsInterrupted ||
-    report.runsCompleted
-  ) {
-    log.info(report, 'reconciled runs with the queues');
-  }
+    report.runsCompleted;
+  // Every count is of things really done (a requeue is a job that was missing): a quiet pass only at debug.
+  if (acted) log.info(report, 'reconciled runs with the queues');
+  else log.debug(report, 'reconciled runs: nothing owed');
   return report;
 }
 
