@@ -46,7 +46,7 @@ import { CORPUS_ARCHIVES, CORPUS_DIR, corpusAvailable, corpusEntries } from '@lo
 import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
 import type { RunCycleResult } from '@lovsync/app/compose/run-cycle';
 import { sampleBackendCpu } from './lib/backend-sampler.ts';
-import { processCpuSeconds } from './lib/cpu.ts';
+import { machineCpuSeconds, processCpuSeconds } from './lib/cpu.ts';
 import { summariseProfiles } from './lib/cpuprofile.ts';
 import { collectOutput, ROOT, timeShell } from './lib/proc.ts';
 import { resetPeakRss, watchProcessTree, type ProcessSample } from './lib/proc-tree.ts';
@@ -287,6 +287,8 @@ interface Measured {
   postgresCpu: number;
   redisCpu: number;
   postgresAuxCpu: number;
+  /** Cores the whole machine kept busy on average during the run (all processes, other sessions' too). */
+  machineBusyCores: number;
 }
 
 /** Runs `child` to its end while sampling its process tree, the emulator, Postgres and Redis. */
@@ -302,6 +304,7 @@ async function measure(
   if (emulator) resetPeakRss(emulator.pid);
   const emulatorCpu0 = emulator ? processCpuSeconds(emulator.pid) : 0;
   const servers0 = serverCpuSeconds();
+  const machine0 = machineCpuSeconds().busy;
   const backends = database ? sampleBackendCpu(database) : null;
   const t0 = performance.now();
   const child = start();
@@ -311,7 +314,9 @@ async function measure(
   const processes = watch.stop();
   const postgresCpu = backends?.stop() ?? 0;
   const servers1 = serverCpuSeconds();
+  const machineBusyCores = (machineCpuSeconds().busy - machine0) / (wallMs / 1000);
   return {
+    machineBusyCores,
     code,
     stdout,
     stderr,
@@ -504,6 +509,7 @@ function report(meta: CorpusMeta, reps: RepResult[]): void {
         processSummary(x.processes, 'cpu'),
         '-',
         '-',
+        x.machineBusyCores.toFixed(2),
       ]);
     }
     for (const run of [r.cold, r.incremental]) {
@@ -516,6 +522,7 @@ function report(meta: CorpusMeta, reps: RepResult[]): void {
         `${processSummary(run.processes, 'cpu')}; emulator ${run.emulator.cpu.toFixed(1)} s`,
         run.postgresCpu.toFixed(1),
         `${run.redisCpu.toFixed(1)} / ${run.postgresAuxCpu.toFixed(1)}`,
+        run.machineBusyCores.toFixed(2),
       ]);
     }
   }
@@ -529,6 +536,7 @@ function report(meta: CorpusMeta, reps: RepResult[]): void {
       'CPU s',
       'PG backends CPU s',
       'Redis / PG aux CPU s',
+      'machine busy cores',
     ],
     rows,
   );
