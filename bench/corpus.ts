@@ -64,6 +64,17 @@ const EDIT_SEED = 15;
 const COPY_STRIDE = 100_000;
 const COLD_MTIME = new Date('2026-07-01T01:31:00Z');
 const EDITED_MTIME = new Date('2026-07-02T01:31:00Z');
+/**
+ * This machine's Postgres runs with autovacuum = off (its conf.d/90-ci.conf); a user's server has it
+ * on. Without statistics, lovsync_record_changes' NOT EXISTS on chunk_changes gets a hash anti-join
+ * over every chunk_changes row of the run, once per document: a cold run turns quadratic (200-650 ms
+ * per document at 55k rows, 0.4 ms once analyzed). So by default the bench does what autovacuum's
+ * analyze would: every AUTOVACUUM_NAPTIME_MS, ANALYZE each table of the run's database with more
+ * than 50 + 10% of its rows changed since its last analyze (autovacuum's default thresholds). Its
+ * CPU is counted with the Postgres backends. BENCH_EMULATE_AUTOVACUUM=0 turns it off.
+ */
+const EMULATE_AUTOVACUUM = process.env.BENCH_EMULATE_AUTOVACUUM !== '0';
+const AUTOVACUUM_NAPTIME_MS = 60_000;
 const TARGETS = { cold: 1.5, incremental: 1.0, rssMiB: 350 };
 const SPEC = `corpus-v1 ${JSON.stringify({ SIZE_MB, EDIT_FRACTION, EDIT_SEED, COPY_STRIDE })}`;
 
@@ -291,6 +302,38 @@ interface Measured {
   machineBusyCores: number;
 }
 
+/** Autovacuum's analyze, emulated on `env`'s database (see EMULATE_AUTOVACUUM); returns its stopper. */
+async function emulateAutovacuum(env: TestEnv): Promise<{ start(): void; stop(): Promise<number> }> {
+  const on =
+    (await env.database.pool.query<{ setting: string }>(`SHOW autovacuum`)).rows[0]!.setting === 'on';
+  if (on || !EMULATE_AUTOVACUUM) return { start: () => undefined, stop: async () => 0 };
+  let analyzes = 0;
+  let running: Promise<void> = Promise.resolve();
+  const pass = async () => {
+    const due = await env.database.pool.query<{ relname: string }>(
+      `SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+       WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)`,
+    );
+    for (const { relname } of due.rows) {
+      await env.database.pool.query(`ANALYZE "${relname}"`);
+      analyzes++;
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    start() {
+      timer = setInterval(() => {
+        running = running.then(pass).catch((err: unknown) => log(`  autovacuum emulation: ${String(err)}`));
+      }, AUTOVACUUM_NAPTIME_MS);
+    },
+    async stop() {
+      clearInterval(timer);
+      await running;
+      return analyzes;
+    },
+  };
+}
+
 /** Runs `child` to its end while sampling its process tree, the emulator, Postgres and Redis. */
 async function measure(
   start: () => ChildProcess,
@@ -383,6 +426,8 @@ async function runReference(
 interface LovsyncResult extends Measured {
   kind: 'cold' | 'incremental';
   json: RunCycleResult;
+  /** ANALYZEs the autovacuum emulation ran during the run. */
+  analyzes: number;
 }
 
 async function runLovsync(
@@ -392,9 +437,11 @@ async function runLovsync(
   profileDir: string | null,
 ): Promise<LovsyncResult> {
   const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const autovacuum = await emulateAutovacuum(env);
   const m = await measure(
-    () =>
-      spawn(
+    () => {
+      autovacuum.start();
+      return spawn(
         process.execPath,
         [...flags, '--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
         {
@@ -405,14 +452,16 @@ async function runLovsync(
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
-      ),
+      );
+    },
     emulator,
     env.name,
-  );
+  ).finally(() => autovacuum.stop());
+  const analyzes = await autovacuum.stop();
   if (m.code !== 0)
     throw new Error(`lovsync run exited ${m.code}: ${m.stderr.slice(-3000)}\n${m.stdout.slice(-2000)}`);
   const json = JSON.parse(m.stdout.slice(m.stdout.indexOf('{'))) as RunCycleResult;
-  return { ...m, kind, json };
+  return { ...m, kind, json, analyzes };
 }
 
 /** Every (dataset, path, hash) of `files` against the reference's manifest. */
@@ -549,7 +598,8 @@ function report(meta: CorpusMeta, reps: RepResult[]): void {
         `sync ${s(run.json.phases.syncMs)} s [per dataset, summed: download ${s(sum('downloadMs'))}, ` +
         `decompress+hash ${s(sum('readMs'))}, diff ${s(sum('diffMs'))}]; ` +
         `${run.json.run.filesAdded} added, ${run.json.run.filesModified} modified, ` +
-        `${run.json.run.filesUnchanged} unchanged, parsed ${run.json.run.parseSucceeded}/${run.json.run.parseTotal}` +
+        `${run.json.run.filesUnchanged} unchanged, parsed ${run.json.run.parseSucceeded}/${run.json.run.parseTotal}; ` +
+        `${run.analyzes} ANALYZEs by the autovacuum emulation` +
         (run.json.run.parseFailed ? `, ${run.json.run.parseFailed} FAILED` : '')
       );
     };
