@@ -718,19 +718,23 @@ async function main(): Promise<void> {
       const env = await createTestEnv(`bench_corpus_${rep}`);
       try {
         await serve(serveDir, join(dir, 'cold'));
-        let profileDir: string | null = null;
+        const profileDirs = { cold: '', incremental: '' };
         if (PROFILE && rep === 1) {
-          profileDir = join(WORK_DIR, `corpus-profile-${SIZE_MB}`);
-          await rm(profileDir, { recursive: true, force: true });
+          for (const kind of ['cold', 'incremental'] as const) {
+            profileDirs[kind] = join(WORK_DIR, `corpus-profile-${SIZE_MB}-${kind}`);
+            await rm(profileDirs[kind], { recursive: true, force: true });
+          }
         }
-        log(`rep ${rep}/${REPS}: cold lovsync run --json${profileDir ? ' (--cpu-prof)' : ''}`);
-        const cold = await runLovsync(env, emulator, 'cold', profileDir);
+        log(`rep ${rep}/${REPS}: cold lovsync run --json${profileDirs.cold ? ' (--cpu-prof)' : ''}`);
+        const cold = await runLovsync(env, emulator, 'cold', profileDirs.cold || null);
         log(`  ${s(cold.wallMs)} s, peak RSS ${mib(rootRss(cold))} MiB`);
         const check = await crossCheck(env, refs[0]!.manifest);
         const counts = await derivedCounts(env);
         await serve(serveDir, join(dir, 'edited'));
-        log(`rep ${rep}/${REPS}: incremental lovsync run --json`);
-        const incremental = await runLovsync(env, emulator, 'incremental', null);
+        log(
+          `rep ${rep}/${REPS}: incremental lovsync run --json${profileDirs.incremental ? ' (--cpu-prof)' : ''}`,
+        );
+        const incremental = await runLovsync(env, emulator, 'incremental', profileDirs.incremental || null);
         log(`  ${s(incremental.wallMs)} s, peak RSS ${mib(rootRss(incremental))} MiB`);
         reps.push({ rep, refs, cold, incremental, check, counts });
         await appendFile(
@@ -746,12 +750,16 @@ async function main(): Promise<void> {
             incrementalRss: rootRss(incremental),
             coldPgCpu: cold.postgresCpu,
             incrementalPgCpu: incremental.postgresCpu,
+            profiled: PROFILE,
           })}\n`,
         );
-        if (profileDir) {
+        for (const kind of ['cold', 'incremental'] as const) {
+          const profileDir = profileDirs[kind];
+          if (!profileDir) continue;
           const summary = await summariseProfiles(profileDir, 25);
           process.stdout.write(
-            `\ncold run CPU profile (node --cpu-prof, main thread): busy ${s(summary.busyMs)} s, idle ${s(summary.idleMs)} s\n`,
+            `\n${kind} run CPU profile (node --cpu-prof of the lovsync process, all its threads): ` +
+              `busy ${s(summary.busyMs)} s, idle ${s(summary.idleMs)} s\n`,
           );
           printTable(
             ['area', 'self s', '% of busy'],
