@@ -9,6 +9,7 @@ export default tseslint.config(
       'data/**',
       'test/artifacts/**',
       'bench/.work/**',
+      'apps/lovsync/dist/**',
     ],
   },
   js.configs.recommended,

@@ -18,7 +18,8 @@
  *    each), with lbzip2 -dc -n<cores> through a pipe (the fastest decoder here; this is THE
  *    reference the ratios use) and, on the first repetition, with in-process libbz2 on one core
  *    (what lovlig's Python bz2 does, for orientation);
- *  - a cold `lovsync run --json` (a fresh, migrated database; the real CLI in a child process, with
+ *  - a cold `lovsync run --json` (a fresh, migrated database; the real CLI, apps/lovsync/bin/lovsync.js
+ *    as `pnpm lovsync` runs it (from TypeScript sources when profiling), in a child process, with
  *    the sync, diff and parse workers in-process) fed by the Lovdata API emulator (its own process)
  *    over HTTP; its files are then cross-checked against the reference's manifest (every path and
  *    XXH3-128) and the derived rows counted;
@@ -444,18 +445,16 @@ async function runLovsync(
   const m = await measure(
     () => {
       autovacuum.start();
-      return spawn(
-        process.execPath,
-        [...flags, '--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
-        {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            ...env.env({ LOVDATA_API_URL: emulator.url, LOVDATA_DATASET_FILTER: 'null' }),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
+      return spawn(process.execPath, [...flags, 'apps/lovsync/bin/lovsync.js', 'run', '--json'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...env.env({ LOVDATA_API_URL: emulator.url, LOVDATA_DATASET_FILTER: 'null' }),
+          // Profiles name our source files (the bundle would put all of our code in dist/*.mjs).
+          ...(profileDir ? { LOVSYNC_FROM_SOURCE: '1' } : {}),
         },
-      );
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     },
     emulator,
     env.name,

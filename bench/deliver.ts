@@ -43,15 +43,11 @@ try {
     all: true,
   });
   const t0 = Date.now();
-  const { stdout } = await exec(
-    process.execPath,
-    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...childEnv },
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
+  const { stdout } = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'run', '--json'], {
+    cwd: ROOT,
+    env: { ...process.env, ...childEnv },
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const runId = (JSON.parse(stdout) as { run: { id: number; status: string } }).run.id;
   const wallMs = Date.now() - t0;
   // Wait until every delivery of the --all subscription for this run is no longer pending.

@@ -2,7 +2,7 @@
  * bench/e2e (issue 7): a cold `lovsync run` of a corpus sized like gjeldende-sentrale-forskrifter
  * (~3,400 documents, ~21 MB tar.bz2) from the emulator, then an incremental `lovsync run` after the
  * archive was rebuilt with 1% of its files edited (editEntries: one ledd each). Both are the real
- * CLI in a child process (`node --import tsx apps/lovsync/src/cli/main.ts run --json`, one process with
+ * CLI in a child process (`node apps/lovsync/bin/lovsync.js run --json`, one process with
  * the sync, diff and parse workers; PARSER_CONCURRENCY 8, the default), on a fresh database per repetition.
  *
  * Phases come from the run's own records: download and decompress+hash (the sync's readMs: bzip2,
@@ -96,18 +96,7 @@ async function runCli(
   const t0 = performance.now();
   const child = spawn(
     '/usr/bin/time',
-    [
-      '-f',
-      '%U %S %M',
-      '-o',
-      timeFile,
-      process.execPath,
-      '--import',
-      'tsx',
-      'apps/lovsync/src/cli/main.ts',
-      'run',
-      '--json',
-    ],
+    ['-f', '%U %S %M', '-o', timeFile, process.execPath, 'apps/lovsync/bin/lovsync.js', 'run', '--json'],
     { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const { code, stdout, stderr } = await collectOutput(child);

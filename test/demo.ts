@@ -15,20 +15,16 @@ const built = await buildFixtureArchives(dir);
 const emulator = await startEmulator({ dir });
 // stderr: with --json, stdout carries only the run's JSON summary.
 process.stderr.write(`emulator ${emulator.url} serving ${built.join(', ')}\n`);
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', ...process.argv.slice(2)],
-  {
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      LOVDATA_API_URL: emulator.url,
-      LOVDATA_DATASET_FILTER: process.env.LOVDATA_DATASET_FILTER ?? 'null',
-      RAW_DATA_DIR: process.env.RAW_DATA_DIR ?? join(dir, 'raw'),
-      POLL_INTERVAL_SECONDS: '0',
-    },
+const child = spawn(process.execPath, ['apps/lovsync/bin/lovsync.js', 'run', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    LOVDATA_API_URL: emulator.url,
+    LOVDATA_DATASET_FILTER: process.env.LOVDATA_DATASET_FILTER ?? 'null',
+    RAW_DATA_DIR: process.env.RAW_DATA_DIR ?? join(dir, 'raw'),
+    POLL_INTERVAL_SECONDS: '0',
   },
-);
+});
 const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
 await emulator.close();
 process.exitCode = code;

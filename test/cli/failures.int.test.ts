@@ -23,7 +23,7 @@ let emu: Emulator;
 async function lovsync(args: string[], extraEnv: Record<string, string> = {}) {
   const t0 = performance.now();
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
+    const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }), ...extraEnv },
       timeout: 50_000,
@@ -71,15 +71,11 @@ describe('Redis down', () => {
   );
 
   it('`lovsync serve` keeps retrying and reports not ready on /readyz, naming Redis', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'serve', '--role', 'parser'],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env.env({ REDIS_URL: DOWN_REDIS, HTTP_PORT: '0', LOG_LEVEL: 'info' }) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['apps/lovsync/bin/lovsync.js', 'serve', '--role', 'parser'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env.env({ REDIS_URL: DOWN_REDIS, HTTP_PORT: '0', LOG_LEVEL: 'info' }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -43,15 +43,11 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s on `lovsync run`', (signal) =>
       ...process.env,
       ...env.env({ LOVDATA_API_URL: emu.url, SHUTDOWN_TIMEOUT_SECONDS: '3' }),
     };
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--force'],
-      {
-        cwd: ROOT,
-        env: childEnv,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['apps/lovsync/bin/lovsync.js', 'run', '--force'], {
+      cwd: ROOT,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -99,16 +95,12 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s on `lovsync run`', (signal) =>
 
     // The next run does not wait behind the interrupted one: it finishes well inside the old lock time.
     const t1 = performance.now();
-    const next = await exec(
-      process.execPath,
-      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
-      {
-        cwd: ROOT,
-        env: childEnv,
-        timeout: 60_000,
-        maxBuffer: 64 << 20,
-      },
-    );
+    const next = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'run', '--json'], {
+      cwd: ROOT,
+      env: childEnv,
+      timeout: 60_000,
+      maxBuffer: 64 << 20,
+    });
     const result = JSON.parse(next.stdout) as { run: { id: number; status: string } };
     expect(result.run.id).toBeGreaterThan(runId);
     expect(result.run.status).toBe('succeeded');

@@ -47,7 +47,7 @@ async function runEnv(label: string) {
 
 describe('lovsync run progress', () => {
   it('not on a terminal: plain progress lines for hashing, diff and parse, whole log lines, no \\r or escapes', async () => {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run'], {
+    const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'run'], {
       cwd: ROOT,
       env: await runEnv('cli_progress_plain'),
       timeout: 120_000,
@@ -80,7 +80,7 @@ describe('lovsync run progress', () => {
     // `script` gives the command a pseudo-terminal for stdin, stdout and stderr and copies its output.
     const r = await exec(
       script,
-      ['-q', '-e', '-c', `${process.execPath} --import tsx apps/lovsync/src/cli/main.ts run`, '/dev/null'],
+      ['-q', '-e', '-c', `${process.execPath} apps/lovsync/bin/lovsync.js run`, '/dev/null'],
       { cwd: ROOT, env: await runEnv('cli_progress_tty'), timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
     );
     const out = r.stdout.replace(/\r\n/g, '\n');

@@ -403,7 +403,7 @@ describe('subscriptions API and CLI', () => {
   it('lovsync subscribe add/list/remove and chunks changes --json', async () => {
     const run = async (args: string[]) => {
       try {
-        const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
+        const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', ...args], {
           cwd: ROOT,
           env: { ...process.env, ...env.env() },
         });

@@ -46,7 +46,7 @@ const runs: number[] = [];
 
 async function lovsync(args: string[]) {
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', ...args], {
+    const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
     });

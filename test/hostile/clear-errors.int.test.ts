@@ -216,15 +216,11 @@ describe('sync --wait', () => {
       // As `serve --role differ` does: re-derives the jobs the Redis restart lost.
       reconciler = startReconciler(ctx, 1_000);
       emu.setFault({ kind: 'slow', bytesPerSecond: 10_000, dataset: A });
-      const cli = exec(
-        process.execPath,
-        ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'sync', '--wait'],
-        {
-          cwd: ROOT,
-          env: { ...process.env, ...env.env(overrides()) },
-          timeout: 120_000,
-        },
-      ).then(
+      const cli = exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'sync', '--wait'], {
+        cwd: ROOT,
+        env: { ...process.env, ...env.env(overrides()) },
+        timeout: 120_000,
+      }).then(
         (x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({
           code: e.code,

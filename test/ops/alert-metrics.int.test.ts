@@ -81,15 +81,11 @@ beforeAll(async () => {
   ctx = createTestContext(env, { LOVDATA_API_URL: emu.url });
   // A differ service: it serves /metrics like every role and runs no parser, so a run's parse
   // backlog stays until this test parses it.
-  server = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'serve', '--role', 'differ'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url, HTTP_PORT: '0', LOG_LEVEL: 'info' }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  server = spawn(process.execPath, ['apps/lovsync/bin/lovsync.js', 'serve', '--role', 'differ'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url, HTTP_PORT: '0', LOG_LEVEL: 'info' }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   server.stderr!.resume();
@@ -126,16 +122,12 @@ describe('/metrics has what an alert needs', () => {
   });
 
   it('after a real `lovsync run`: its finish time, status succeeded, no backlog, each dataset age', async () => {
-    const r = await exec(
-      process.execPath,
-      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'run', '--json'],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
-        timeout: 120_000,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
+    const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'run', '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
+      timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const summary = JSON.parse(r.stdout) as { run: { id: number; status: string } };
     expect(summary.run.status).toBe('succeeded');
     const [run] = await rows<{ finished: number }>(

@@ -46,15 +46,11 @@ async function page(path: string): Promise<string> {
 }
 
 async function cliRuns(): Promise<Record<string, unknown>[]> {
-  const r = await exec(
-    process.execPath,
-    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'runs', '--json'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env.env() },
-      timeout: 50_000,
-    },
-  );
+  const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'runs', '--json'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env.env() },
+    timeout: 50_000,
+  });
   return JSON.parse(r.stdout) as Record<string, unknown>[];
 }
 

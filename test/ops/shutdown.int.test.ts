@@ -47,26 +47,22 @@ interface Served {
   running(): boolean;
 }
 
-/** `node --import tsx apps/lovsync/src/cli/main.ts serve --role parser`, waiting for "lovsync serving". */
+/** `node apps/lovsync/bin/lovsync.js serve --role parser`, waiting for "lovsync serving". */
 async function serveParser(env: TestEnv, overrides: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'serve', '--role', 'parser'],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...env.env({
-          HTTP_PORT: '0',
-          SHUTDOWN_TIMEOUT_SECONDS: String(SHUTDOWN_TIMEOUT_SECONDS),
-          PARSER_CONCURRENCY: String(CONCURRENCY),
-          LOG_LEVEL: 'info',
-          ...overrides,
-        }),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['apps/lovsync/bin/lovsync.js', 'serve', '--role', 'parser'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...env.env({
+        HTTP_PORT: '0',
+        SHUTDOWN_TIMEOUT_SECONDS: String(SHUTDOWN_TIMEOUT_SECONDS),
+        PARSER_CONCURRENCY: String(CONCURRENCY),
+        LOG_LEVEL: 'info',
+        ...overrides,
+      }),
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogRecord[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';

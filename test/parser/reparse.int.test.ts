@@ -23,7 +23,7 @@ import type { Runtime } from '@lovsync/shared/runtime';
 import { EXTRACTOR_VERSION } from '../../services/parser/src/document-ids.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = 'apps/lovsync/src/cli/main.ts';
+const CLI = 'apps/lovsync/bin/lovsync.js';
 const exec = promisify(execFile);
 const DATASETS = {
   'gjeldende-lover.tar.bz2': 'gjeldende-lover',
@@ -36,7 +36,7 @@ let archives: string;
 
 async function lovsync(args: string[]) {
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const r = await exec(process.execPath, [CLI, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env.env({ LOVDATA_API_URL: emu.url }) },
     });

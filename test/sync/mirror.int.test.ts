@@ -223,14 +223,10 @@ describe('import-lovlig', () => {
       `INSERT INTO files (dataset, path, hash, size, status) VALUES ('../x.tar.bz2', 'outside.xml', $1, 1, 'removed')`,
       [hash],
     );
-    const r = await exec(
-      process.execPath,
-      ['--import', 'tsx', 'apps/lovsync/src/cli/main.ts', 'files', 'prune'],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env.env({ EXTRACT_DIR: join(extractDir, 'sub') }) },
-      },
-    ).then(
+    const r = await exec(process.execPath, ['apps/lovsync/bin/lovsync.js', 'files', 'prune'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env.env({ EXTRACT_DIR: join(extractDir, 'sub') }) },
+    }).then(
       (x) => ({ code: 0, stderr: x.stderr }),
       (e: { code: number; stderr: string }) => e,
     );

@@ -1,154 +1,19 @@
-/**
- * `lovsync show | history | diff` (issue 13): the versioned history, through the shared queries in
- * @lovsync/shared/db (the HTTP API uses the same ones). Usage errors (bad date, bad range, both
- * --as-of and --run) exit 2; unknown documents, sections and runs exit 1.
- */
+/** `lovsync show | history | diff` (issue 13): the definitions; the bodies are in history-actions.ts. */
 import { Option, type Command } from 'commander';
-import { config } from '@lovsync/shared/config';
-import {
-  createDatabase,
-  describePoint,
-  diffHistory,
-  documentAsOf,
-  HistoryInputError,
-  latestRunId,
-  parseDate,
-  parseRunId,
-  parseVersionPoint,
-  resolveDocumentId,
-  resolveSectionKey,
-  sectionHistory,
-  type SectionVersionRow,
-  type VersionPoint,
-} from '@lovsync/shared/db';
 
-type Out = (s: string) => void;
-const out: Out = (s) => process.stdout.write(s);
+import type * as HistoryActions from './history-actions.ts';
 
-async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
-  const db = createDatabase(config().DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
+type Actions = typeof HistoryActions;
+type Name = 'showCommand' | 'historyCommand' | 'diffCommand';
 
-/** Runs a command body; a HistoryInputError becomes one stderr line and exit 2 (invalid) or 1. */
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      if (!(err instanceof HistoryInputError)) throw err;
-      process.stderr.write(`lovsync: ${err.message}\n`);
-      process.exitCode = err.kind === 'invalid' ? 2 : 1;
-    }
+/** The named body, loaded when the command runs, wrapped in the HistoryInputError handler. */
+const action =
+  <N extends Name>(name: N) =>
+  async (...args: Parameters<Actions[N]>): Promise<void> => {
+    const m = await import('./history-actions.ts');
+    const fn = m[name] as (...a: Parameters<Actions[N]>) => Promise<void>;
+    await m.action(fn)(...args);
   };
-}
-
-const json = (v: unknown) => out(`${JSON.stringify(v, null, 2)}\n`);
-const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
-
-function versionLine(v: SectionVersionRow): string {
-  const parts = [`run ${v.validFromRun}${v.validToRun ? `..${v.validToRun - 1}` : '..'}`];
-  parts.push(
-    `published ${day(v.observedFrom)}${v.origin === 'first_seen' ? ' (first seen; earlier history unknown)' : ''}`,
-  );
-  if (v.inForce || v.amendedBy)
-    parts.push(`in force ${v.inForce ?? 'unknown'}${v.amendedBy ? ` by ${v.amendedBy}` : ''}`);
-  return parts.join(', ');
-}
-
-function heading(v: { number: string | null; title: string | null; sectionKey: string }): string {
-  const n = v.number ?? v.sectionKey;
-  return v.title ? `${n}. ${v.title}` : n;
-}
-
-async function showCommand(
-  documentArg: string,
-  sectionArg: string | undefined,
-  o: { asOf?: string; run?: string; json: boolean },
-): Promise<void> {
-  if (o.asOf !== undefined && o.run !== undefined)
-    throw new HistoryInputError('invalid', 'give either --as-of or --run, not both');
-  const explicit: VersionPoint | undefined =
-    o.asOf !== undefined
-      ? { date: parseDate(o.asOf, '--as-of') }
-      : o.run !== undefined
-        ? { run: parseRunId(o.run, '--run') }
-        : undefined;
-  await withDb(async (db) => {
-    const documentId = await resolveDocumentId(db.pool, documentArg);
-    const sectionKey =
-      sectionArg === undefined ? undefined : await resolveSectionKey(db.pool, documentId, sectionArg);
-    let point = explicit;
-    if (!point) {
-      const latest = await latestRunId(db.pool);
-      if (latest === null) throw new HistoryInputError('not_found', 'no runs yet');
-      point = { run: latest };
-    }
-    const r = await documentAsOf(db.pool, { documentId, point, sectionKey, limit: 100_000 });
-    if (o.json) return json(r);
-    const d = r.document;
-    out(
-      `${d.documentId} — ${d.title} (as of ${describePoint(point)}; metadata from run ${d.validFromRun})\n`,
-    );
-    if (d.lastChangedBy) out(`last changed by ${d.lastChangedBy}\n`);
-    for (const s of r.sections) {
-      out(`\n${heading(s)}  [${versionLine(s)}]\n${s.text}\n`);
-    }
-  });
-}
-
-async function historyCommand(documentArg: string, sectionArg: string, o: { json: boolean }): Promise<void> {
-  await withDb(async (db) => {
-    const documentId = await resolveDocumentId(db.pool, documentArg);
-    const sectionKey = await resolveSectionKey(db.pool, documentId, sectionArg);
-    const r = await sectionHistory(db.pool, { documentId, sectionKey, limit: 100_000 });
-    if (o.json) return json({ documentId, sectionKey, ...r });
-    out(`${documentId} ${sectionKey}: ${r.total} version${r.total === 1 ? '' : 's'}\n`);
-    r.versions.forEach((v, i) => {
-      out(`\n#${i + 1} ${heading(v)}  [${versionLine(v)}]\n`);
-      if (v.changeNote) out(`note: ${v.changeNote}\n`);
-      out(`${v.text}\n`);
-    });
-  });
-}
-
-async function diffCommand(
-  documentArg: string | undefined,
-  o: { from: string; to: string; json: boolean },
-): Promise<void> {
-  const from = parseVersionPoint(o.from, '--from');
-  const to = parseVersionPoint(o.to, '--to');
-  await withDb(async (db) => {
-    const documentId = documentArg === undefined ? undefined : await resolveDocumentId(db.pool, documentArg);
-    const r = await diffHistory(db.pool, { from, to, documentId, limit: 1_000_000 });
-    if (o.json) return json(r);
-    out(
-      `${documentId ?? 'all documents'}: ${describePoint(from)} -> ${describePoint(to)}: ${r.documents.length} document${r.documents.length === 1 ? '' : 's'}, ${r.total} section${r.total === 1 ? '' : 's'} changed\n`,
-    );
-    for (const d of r.documents) {
-      out(`${d.change} document ${d.documentId}${d.title ? ` (${d.title})` : ''}\n`);
-      for (const [f, v] of Object.entries(d.fields))
-        out(`  ${f}: ${JSON.stringify(v.from)} -> ${JSON.stringify(v.to)}\n`);
-    }
-    for (const s of r.sections) {
-      out(
-        `\n${s.change} ${s.documentId} ${heading(s)}${s.amendedBy ? ` (by ${s.amendedBy}${s.inForce ? `, in force ${s.inForce}` : ''})` : ''}\n`,
-      );
-      if (s.oldText !== null) out(`${indent('- ', s.oldText)}\n`);
-      if (s.newText !== null) out(`${indent('+ ', s.newText)}\n`);
-    }
-  });
-}
-
-const indent = (p: string, t: string) =>
-  t
-    .split('\n')
-    .map((l) => p + l)
-    .join('\n');
 
 /** Adds show, history and diff to the program. */
 export function registerHistoryCommands(program: Command): void {
@@ -158,17 +23,17 @@ export function registerHistoryCommands(program: Command): void {
     .addOption(new Option('--as-of <YYYY-MM-DD>', 'as published by the end of that day (Europe/Oslo)'))
     .addOption(new Option('--run <n>', 'as current at that run'))
     .option('--json', 'JSON output', false)
-    .action(action(showCommand));
+    .action(action('showCommand'));
   program
     .command('history <document> <section>')
     .description('every version of one section, with the amending act and in-force date when known')
     .option('--json', 'JSON output', false)
-    .action(action(historyCommand));
+    .action(action('historyCommand'));
   program
     .command('diff [document]')
     .description('sections and metadata that differ between two runs or dates (one document or all)')
     .requiredOption('--from <run|date>', 'run id or YYYY-MM-DD')
     .requiredOption('--to <run|date>', 'run id or YYYY-MM-DD')
     .option('--json', 'JSON output', false)
-    .action(action(diffCommand));
+    .action(action('diffCommand'));
 }

@@ -1,22 +1,16 @@
-import { readFileSync } from 'node:fs';
+/**
+ * The `lovsync` command. Only commander and the command definitions load at start: every action
+ * imports what it needs when it runs, so `lovsync --help` and `lovsync runs` start fast (README
+ * "Start-up"; apps/lovsync/bin/lovsync.js runs the compiled bundle of this file when it is current).
+ */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { config } from '@lovsync/shared/config';
-import { runMigrations } from '@lovsync/shared/db';
-import { createLogger } from '@lovsync/shared/logger';
-import { runCycle } from '../compose/run-cycle.ts';
-import { ProgressDisplay } from './progress/display.ts';
-import {
-  changesCommand,
-  filesListCommand,
-  filesPruneCommand,
-  filesStatsCommand,
-  runsCommand,
-} from './queries-commands.ts';
-import { importLovligCommand, syncCommand } from './sync-commands.ts';
+import { lovsyncVersion } from './version.ts';
 import { registerHistoryCommands } from './history-commands.ts';
-import { reparseCommand, reparseSelector } from './reparse-command.ts';
 import { addSubscriptionCommands } from './subscribe-commands.ts';
 import type { Role } from '../compose/roles.ts';
+import type { filesListCommand } from './queries-commands.ts';
+
+type FilesListOptions = Parameters<typeof filesListCommand>[0];
 
 const positiveInt = (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive whole number');
@@ -30,15 +24,13 @@ const runId = (v: string) => {
   return Number(v);
 };
 
-const { version } = JSON.parse(
-  readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8'),
-) as {
-  version: string;
-};
+const queries = () => import('./queries-commands.ts');
+const syncCommands = () => import('./sync-commands.ts');
+const config = async () => (await import('@lovsync/shared/config')).config();
 
 const program = new Command()
   .name('lovsync')
-  .version(version, '-V, --version', 'print the version')
+  .version(lovsyncVersion(), '-V, --version', 'print the version')
   .description("Mirror Lovdata's public datasets into PostgreSQL and record exactly what changed.")
   .showHelpAfterError();
 
@@ -46,7 +38,8 @@ program
   .command('migrate')
   .description('apply database migrations (creates the database when missing)')
   .action(async () => {
-    const cfg = config();
+    const cfg = await config();
+    const { runMigrations } = await import('@lovsync/shared/db');
     const { created } = await runMigrations(cfg.DATABASE_URL);
     process.stdout.write(`migrations applied${created ? ' (database created)' : ''}\n`);
   });
@@ -58,7 +51,12 @@ program
   .option('--filter <substring>', 'dataset filter for this run ("null" = all)')
   .option('--json', 'print the summary as JSON', false)
   .action(async (o: { force: boolean; filter?: string; json: boolean }) => {
-    const cfg = config();
+    const cfg = await config();
+    const [{ createLogger }, { runCycle }, { ProgressDisplay }] = await Promise.all([
+      import('@lovsync/shared/logger'),
+      import('../compose/run-cycle.ts'),
+      import('./progress/display.ts'),
+    ]);
     // Logs and the progress display go to stderr: stdout carries the summary (with --json, only the
     // JSON). On a terminal the display is redrawn in place and log lines are printed above it.
     const display = new ProgressDisplay(process.stderr);
@@ -111,7 +109,7 @@ program
   .action(async (o: { role: Role }) => {
     // Loaded on demand: the HTTP stack is only needed by long-running services.
     const { serve } = await import('../compose/serve.ts');
-    await serve(config(), o.role);
+    await serve(await config(), o.role);
   });
 
 program
@@ -119,21 +117,21 @@ program
   .description('ask running services for a sync')
   .option('--force', 'download even when lastModified did not move', false)
   .option('--wait', 'wait until the run has finished and print its status', false)
-  .action(syncCommand);
+  .action(async (o: { force: boolean; wait: boolean }) => (await syncCommands()).syncCommand(o));
 
 program
   .command('runs')
   .description('recent runs')
   .option('--limit <n>', 'how many', positiveInt, 20)
   .option('--json', 'JSON output', false)
-  .action(runsCommand);
+  .action(async (o: { limit: number; json: boolean }) => (await queries()).runsCommand(o));
 
 program
   .command('changes')
   .description('file and section changes of one run')
   .requiredOption('--run <id>', 'run id', runId)
   .option('--json', 'JSON output', false)
-  .action(changesCommand);
+  .action(async (o: { run: number; json: boolean }) => (await queries()).changesCommand(o));
 
 const files = program.command('files').description('the file-level mirror (lovlig parity)');
 files
@@ -144,18 +142,21 @@ files
   .option('--dataset <name>', 'only this dataset')
   .option('--limit <n>', 'at most n rows', positiveInt)
   .option('--json', 'JSON output', false)
-  .action(filesListCommand);
-files.command('stats').option('--json', 'JSON output', false).action(filesStatsCommand);
+  .action(async (o: FilesListOptions) => (await queries()).filesListCommand(o));
+files
+  .command('stats')
+  .option('--json', 'JSON output', false)
+  .action(async (o: { json: boolean }) => (await queries()).filesStatsCommand(o));
 files
   .command('prune')
   .description('drop removed files (and their EXTRACT_DIR copies) and blobs nothing references')
   .option('--dry-run', 'only report', false)
-  .action(filesPruneCommand);
+  .action(async (o: { dryRun: boolean }) => (await queries()).filesPruneCommand(o));
 
 program
   .command('import-lovlig <stateJson>')
   .description("adopt lovlig's state.json so the first sync is incremental")
-  .action(importLovligCommand);
+  .action(async (file: string) => (await syncCommands()).importLovligCommand(file));
 
 registerHistoryCommands(program);
 program
@@ -167,8 +168,12 @@ program
   .option('--no-wait', 'only enqueue (running parser services do the work)')
   .option('--json', 'print the summary as JSON', false)
   .action(async (o: { all?: boolean; dataset?: string; document?: string; wait: boolean; json: boolean }) => {
+    const [{ reparseCommand, reparseSelector }, { createLogger }] = await Promise.all([
+      import('./reparse-command.ts'),
+      import('@lovsync/shared/logger'),
+    ]);
     const selector = reparseSelector(o);
-    const cfg = config();
+    const cfg = await config();
     const log = createLogger({ level: cfg.LOG_LEVEL, stderr: true });
     const r = await reparseCommand(cfg, selector, { wait: o.wait, log });
     if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -1,16 +1,12 @@
-import { rm } from 'node:fs/promises';
+/**
+ * `lovsync runs | changes | files ...`: read straight from the light query modules (the CLI starts
+ * fast: README "Start-up"), the file-system parts loaded only by `files prune`.
+ */
 import { config } from '@lovsync/shared/config';
-import {
-  createDatabase,
-  fileStats,
-  getRun,
-  listFiles,
-  listRunChanges,
-  listRuns,
-  orphanBlobs,
-  type FileStatus,
-} from '@lovsync/shared/db';
-import { extractPath } from '@lovsync/sync';
+import { createDatabase } from '@lovsync/shared/db/client';
+import { getRun, listRuns } from '@lovsync/shared/db/runs';
+import { listRunChanges } from '@lovsync/shared/db/dashboard';
+import { fileStats, listFiles, orphanBlobs, type FileStatus } from '@lovsync/shared/db/files';
 import { printRows } from './table.ts';
 
 async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
@@ -104,6 +100,7 @@ export async function filesStatsCommand(o: { json: boolean }): Promise<void> {
 /** Drops removed file rows (and their EXTRACT_DIR copies) and blobs no file, change or document references. */
 export async function filesPruneCommand(o: { dryRun: boolean }): Promise<void> {
   const extractDir = config().EXTRACT_DIR;
+  const [{ rm }, { extractPath }] = await Promise.all([import('node:fs/promises'), import('@lovsync/sync')]);
   await withDb(async (db) => {
     const removed = await db.pool.query<{ dataset: string; path: string }>(
       `SELECT dataset, path FROM files WHERE status = 'removed'`,

@@ -1,23 +1,21 @@
+/**
+ * `lovsync subscribe add|list|remove|deliveries` and `lovsync chunks changes`. The database code
+ * loads when a command runs (start-up stays light: README "Start-up").
+ */
 import { InvalidArgumentError, type Command } from 'commander';
-import { ZodError } from 'zod';
-import { config } from '@lovsync/shared/config';
-import {
-  createDatabase,
-  createSubscription,
-  EVENT_TYPES,
-  listChunkChanges,
-  listDeliveries,
-  listSubscriptions,
-  parseChunkCursor,
-  removeSubscription,
-  type EventType,
-} from '@lovsync/shared/db';
+import { EVENT_TYPES, type EventType } from '@lovsync/shared/db/events';
 import { printRows } from './table.ts';
 
-async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
-  const db = createDatabase(config().DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
+import type * as DbModule from '@lovsync/shared/db';
+
+type Db = typeof DbModule;
+type Handle = ReturnType<Db['createDatabase']>;
+
+async function withDb<T>(fn: (db: Handle, q: Db) => Promise<T>): Promise<T> {
+  const [{ config }, q] = await Promise.all([import('@lovsync/shared/config'), import('@lovsync/shared/db')]);
+  const db = q.createDatabase(config().DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
   try {
-    return await fn(db);
+    return await fn(db, q);
   } finally {
     await db.close();
   }
@@ -42,7 +40,7 @@ const eventList = (v: string, prev: EventType[] = []) => {
   return out;
 };
 
-/** `lovsync subscribe add|list|remove|deliveries` and `lovsync chunks changes`, added to `program`. */
+/** Adds the subscription and chunk-stream commands to `program`. */
 export function addSubscriptionCommands(program: Command): void {
   const sub = program.command('subscribe').description('webhook subscriptions to change events');
   sub
@@ -67,10 +65,10 @@ export function addSubscriptionCommands(program: Command): void {
         events?: EventType[];
         json: boolean;
       }) => {
-        await withDb(async (db) => {
+        await withDb(async (db, q) => {
           let s;
           try {
-            s = await createSubscription(db.pool, {
+            s = await q.createSubscription(db.pool, {
               url: o.url,
               secret: o.secret,
               documents: o.document,
@@ -80,7 +78,7 @@ export function addSubscriptionCommands(program: Command): void {
               events: o.events,
             });
           } catch (err) {
-            if (err instanceof ZodError) {
+            if (err instanceof (await import('zod')).ZodError) {
               const i = err.issues[0]!;
               const what = String(i.path[0] ?? 'filter').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
               throw new Error(`invalid --${what === 'documents' ? 'document' : what}: ${i.message}`);
@@ -99,8 +97,8 @@ export function addSubscriptionCommands(program: Command): void {
     .command('list')
     .option('--json', 'JSON output', false)
     .action(async (o: { json: boolean }) => {
-      await withDb(async (db) => {
-        const rows = (await listSubscriptions(db.pool)).map((s) => ({
+      await withDb(async (db, q) => {
+        const rows = (await q.listSubscriptions(db.pool)).map((s) => ({
           ...s,
           filter: `${s.filterKind}${s.filterValues.length ? `: ${s.filterValues.join(', ')}` : ''}`,
           pending: s.deliveries.pending,
@@ -123,8 +121,8 @@ export function addSubscriptionCommands(program: Command): void {
     .description('delete a subscription and its delivery log')
     .action(async (id: string) => {
       const n = positiveInt(id);
-      await withDb(async (db) => {
-        if (!(await removeSubscription(db.pool, n)))
+      await withDb(async (db, q) => {
+        if (!(await q.removeSubscription(db.pool, n)))
           throw new Error(`subscription ${n} not found (see \`lovsync subscribe list\`)`);
         process.stdout.write(`subscription ${n} removed\n`);
       });
@@ -139,8 +137,8 @@ export function addSubscriptionCommands(program: Command): void {
     .action(async (o: { subscription?: number; status?: string; limit: number; json: boolean }) => {
       if (o.status !== undefined && !['pending', 'succeeded', 'dead'].includes(o.status))
         throw new Error('--status must be pending, succeeded or dead');
-      await withDb(async (db) => {
-        const rows = await listDeliveries(db.pool, {
+      await withDb(async (db, q) => {
+        const rows = await q.listDeliveries(db.pool, {
           subscriptionId: o.subscription,
           status: o.status as 'pending' | undefined,
           limit: o.limit,
@@ -167,9 +165,9 @@ export function addSubscriptionCommands(program: Command): void {
     .option('--limit <n>', 'at most n changes', positiveInt, 1000)
     .option('--json', 'JSON output', false)
     .action(async (o: { since: string; limit: number; json: boolean }) => {
-      const cursor = parseChunkCursor(o.since);
-      await withDb(async (db) => {
-        const page = await listChunkChanges(db.pool, { cursor, limit: Math.min(o.limit, 10_000) });
+      await withDb(async (db, q) => {
+        const cursor = q.parseChunkCursor(o.since);
+        const page = await q.listChunkChanges(db.pool, { cursor, limit: Math.min(o.limit, 10_000) });
         if (o.json) {
           process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
           return;

@@ -1,18 +1,10 @@
 import type pg from 'pg';
 import { z } from 'zod';
+import { EVENT_TYPES, type EventType } from '../events.ts';
+
+export { EVENT_TYPES, type EventType };
 
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
-
-export const EVENT_TYPES = [
-  'document.added',
-  'document.modified',
-  'document.removed',
-  'section.added',
-  'section.modified',
-  'section.removed',
-  'run.finished',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
 /** Events a subscription gets unless it names them: all of them with --all, else the document and section events. */
 export function defaultEvents(filterKind: FilterKind): EventType[] {
