@@ -76,6 +76,12 @@ const EDITED_MTIME = new Date('2026-07-02T01:31:00Z');
  * BENCH_ANALYZE_EVERY_S (default 60, autovacuum_naptime's default) sets the interval: a short one
  * shows what the run costs once the first minute's stats-less plans are gone.
  */
+/**
+ * BENCH_PG_SOCKET_DIR (e.g. /var/run/postgresql): the lovsync process reaches Postgres through the
+ * Unix socket in that directory instead of TCP on 127.0.0.1 (an experiment: loopback TCP costs
+ * the sender the receiver's protocol processing too).
+ */
+const PG_SOCKET_DIR = process.env.BENCH_PG_SOCKET_DIR ?? '';
 const EMULATE_AUTOVACUUM = process.env.BENCH_EMULATE_AUTOVACUUM !== '0';
 const AUTOVACUUM_NAPTIME_MS = Number(process.env.BENCH_ANALYZE_EVERY_S ?? 60) * 1000;
 const TARGETS = { cold: 1.5, incremental: 1.0, rssMiB: 350 };
@@ -450,6 +456,7 @@ async function runLovsync(
         env: {
           ...process.env,
           ...env.env({ LOVDATA_API_URL: emulator.url, LOVDATA_DATASET_FILTER: 'null' }),
+          ...(PG_SOCKET_DIR ? { DATABASE_URL: socketUrl(env.databaseUrl) } : {}),
           // Profiles name our source files (the bundle would put all of our code in dist/*.mjs).
           ...(profileDir ? { LOVSYNC_FROM_SOURCE: '1' } : {}),
         },
@@ -464,6 +471,13 @@ async function runLovsync(
     throw new Error(`lovsync run exited ${m.code}: ${m.stderr.slice(-3000)}\n${m.stdout.slice(-2000)}`);
   const json = JSON.parse(m.stdout.slice(m.stdout.indexOf('{'))) as RunCycleResult;
   return { ...m, kind, json, analyzes };
+}
+
+/** `postgres://user@127.0.0.1:5432/db` -> `postgres://user@/db?host=<PG_SOCKET_DIR>&port=5432`. */
+function socketUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const port = url.port || '5432';
+  return `postgres://${url.username}@/${url.pathname.slice(1)}?host=${encodeURIComponent(PG_SOCKET_DIR)}&port=${port}`;
 }
 
 /** Every (dataset, path, hash) of `files` against the reference's manifest. */
@@ -545,7 +559,8 @@ function report(meta: CorpusMeta, reps: RepResult[]): void {
     `\nbench/corpus: ${meta.files} files, ${(meta.bytes / MB).toFixed(1)} MB of XML in ` +
       `${meta.archives.length} archives (${meta.archives.map((a) => `${a.name} ${a.files} files ${(a.coldBytes / MB).toFixed(1)} MB`).join('; ')}); ` +
       `incremental: ${meta.edited} files edited (${((meta.edited / meta.files) * 100).toFixed(2)}%). ` +
-      `${availableParallelism()} cores; lovsync run = the CLI in a child process, PARSER_CONCURRENCY default.\n\n`,
+      `${availableParallelism()} cores; lovsync run = the CLI in a child process, PARSER_CONCURRENCY default` +
+      `${PG_SOCKET_DIR ? `, Postgres through the Unix socket in ${PG_SOCKET_DIR}` : ''}.\n\n`,
   );
   const rows: string[][] = [];
   for (const r of reps) {
