@@ -473,11 +473,11 @@ async function runLovsync(
   return { ...m, kind, json, analyzes };
 }
 
-/** `postgres://user@127.0.0.1:5432/db` -> `postgres://user@/db?host=<PG_SOCKET_DIR>&port=5432`. */
+/** `postgres://user@127.0.0.1:5432/db` -> `postgres://user@localhost:5432/db?host=<PG_SOCKET_DIR>` (the host parameter wins). */
 function socketUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   const port = url.port || '5432';
-  return `postgres://${url.username}@/${url.pathname.slice(1)}?host=${encodeURIComponent(PG_SOCKET_DIR)}&port=${port}`;
+  return `postgres://${url.username}@localhost:${port}/${url.pathname.slice(1)}?host=${encodeURIComponent(PG_SOCKET_DIR)}`;
 }
 
 /** Every (dataset, path, hash) of `files` against the reference's manifest. */
