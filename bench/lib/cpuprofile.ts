@@ -17,10 +17,39 @@ interface CpuProfile {
 const AREAS: [string, (fn: string, url: string) => boolean][] = [
   ['garbage collector', (fn) => fn === '(garbage collector)'],
   ['XML tokenizer (saxes)', (_fn, url) => url.includes('/saxes/') || url.includes('/sax/')],
+  [
+    'socket/stream writes (writev, writeBuffer, ...)',
+    (fn) =>
+      /^(writev|writeBuffer|writeUtf8String|writeLatin1String|_writeGeneric|_writev|writeGeneric)$/.test(fn),
+  ],
+  [
+    'buffer copies + encoding (hexSlice, copy, from, toString)',
+    (fn) =>
+      /^(hexSlice|utf8Slice|latin1Slice|hexWrite|utf8Write|copy|_copyActual|compare|byteLengthUtf8|fill)$/.test(
+        fn,
+      ),
+  ],
+  ['hashing (hash-wasm)', (_fn, url) => url.includes('/hash-wasm/') || url.startsWith('wasm://')],
+  [
+    'tar (tar-stream, b4a, streamx)',
+    (_fn, url) => /\/(tar-stream|b4a|streamx|fast-fifo|text-decoder|bare-)/.test(url),
+  ],
+  ['http client (undici)', (_fn, url) => url.includes('/undici/')],
   ['extractor (services/parser/src/extract)', (_fn, url) => url.includes('services/parser/src/extract')],
   ['parser jobs + writer (services/parser/src)', (_fn, url) => url.includes('services/parser/src')],
   ['pg driver', (_fn, url) => /\/(pg|pg-protocol|pg-types|pg-pool|postgres-bytea)\//.test(url)],
-  ['bullmq + ioredis', (_fn, url) => /\/(bullmq|ioredis|msgpackr)\//.test(url)],
+  [
+    'bullmq + ioredis',
+    (_fn, url) => /\/(bullmq|ioredis|msgpackr|@ioredis|redis-parser|cluster-key-slot)\//.test(url),
+  ],
+  ['drizzle-orm', (_fn, url) => url.includes('/drizzle-orm/')],
+  ['sync service (services/sync/src)', (_fn, url) => url.includes('services/sync/src')],
+  ['differ service (services/differ/src)', (_fn, url) => url.includes('services/differ/src')],
+  [
+    'shared + app (packages/shared, apps/lovsync)',
+    (_fn, url) => url.includes('packages/shared/src') || url.includes('apps/lovsync/src'),
+  ],
+  ['logger (pino)', (_fn, url) => /\/(pino|sonic-boom|thread-stream)/.test(url)],
   ['native/V8 (program)', (fn) => fn === '(program)'],
   ['node internals', (_fn, url) => url.startsWith('node:') || url === ''],
   ['other', () => true],
