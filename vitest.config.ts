@@ -29,8 +29,8 @@ export default defineConfig({
     pool: 'forks',
     // Files run in parallel (each has its own database and key prefix): most of an integration
     // file's time is spent waiting on child processes, HTTP and Postgres, so 3 workers on 2 cores
-    // finish the suite in about half the serial time. VITEST_MAX_WORKERS overrides (1 = serial).
-    maxWorkers: Number(process.env.VITEST_MAX_WORKERS ?? 3),
+    // finish the suite well before the serial time. `--maxWorkers=1` runs them one at a time.
+    maxWorkers: 3,
     retry: 0,
     // After the summary: every test that could not run for want of an optional tool, loudly.
     reporters: ['default', './packages/testkit/src/support/missing-tools-reporter.ts'],
