@@ -3,7 +3,13 @@
  * Postgres and Redis. Manifests are seeded directly (the sync service has its own tests).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyDiff, enqueuePendingParses, processDiffJob, reconcile } from '@lovsync/differ';
+import {
+  applyDiff,
+  enqueuePendingParses,
+  pendingParseJobs,
+  processDiffJob,
+  reconcile,
+} from '@lovsync/differ';
 import { createRun, finishSyncPhase, getRun } from '@lovsync/shared/db';
 import { hashBytes } from '@lovsync/shared/hash';
 import { parseJobId } from '@lovsync/shared/queues';
@@ -220,6 +226,52 @@ describe('hash diff', () => {
     expect(await parseJobs()).toHaveLength(35);
     expect(await enqueuePendingParses(env.database.pool, ctx.queues, r2)).toBe(5);
     expect(await parseJobs()).toHaveLength(35);
+  });
+});
+
+describe('parse fan-out in pages', () => {
+  it('enqueues exactly the pending rows of the dataset, with the same job ids and data, whatever the page size', async () => {
+    const runId = await seedRun({ d: corpus(25), e: corpus(7, 3) });
+    await applyDiff(env.database.pool, { runId, dataset: 'd', vanished: false });
+    await applyDiff(env.database.pool, { runId, dataset: 'e', vanished: false });
+    // Some rows are parsed already (in the middle, at a page edge, the last one): never enqueued.
+    const ids = (
+      await rows<{ id: number }>(
+        env,
+        `SELECT id FROM file_changes WHERE run_id = $1 AND dataset = 'd' ORDER BY id`,
+        [runId],
+      )
+    ).map((r) => r.id);
+    const done = [ids[2]!, ids[5]!, ids[6]!, ids[24]!];
+    await env.database.pool.query(
+      `UPDATE file_changes SET parse_status = 'succeeded' WHERE id = ANY($1::bigint[])`,
+      [done],
+    );
+    const expected = corpus(25)
+      .filter((_, i) => ![2, 5, 6, 24].includes(i))
+      .map((e) => parseJobId(runId, 'd', e.path))
+      .sort();
+    expect(expected).toHaveLength(21);
+    const unpaged = await pendingParseJobs(env.database.pool, runId, 'd');
+
+    // 1: a page per row; 3: 21 rows = 7 full pages then an empty read; 4: a short last page; 1000: one page.
+    for (const pageSize of [1, 3, 4, 1000]) {
+      await ctx.queues.parse.obliterate({ force: true });
+      expect(await enqueuePendingParses(env.database.pool, ctx.queues, runId, 'd', pageSize)).toBe(21);
+      const jobs = await parseJobs();
+      expect(jobs.map((j) => j.id).sort()).toEqual(expected);
+      const byId = new Map(jobs.map((j) => [j.data.fileChangeId, j.data]));
+      expect(unpaged.map((j) => byId.get(j.fileChangeId))).toEqual(unpaged);
+      expect(jobs.every((j) => j.data.dataset === 'd' && !done.includes(j.data.fileChangeId))).toBe(true);
+    }
+    // A second fan-out adds nothing (deterministic ids); the whole run pages over both datasets.
+    expect(await enqueuePendingParses(env.database.pool, ctx.queues, runId, 'd', 2)).toBe(21);
+    expect(await parseJobs()).toHaveLength(21);
+    expect(await enqueuePendingParses(env.database.pool, ctx.queues, runId, undefined, 2)).toBe(28);
+    expect(await parseJobs()).toHaveLength(28);
+    await expect(enqueuePendingParses(env.database.pool, ctx.queues, runId, 'd', 0)).rejects.toThrow(
+      /page size must be a positive integer/,
+    );
   });
 });
 

@@ -19,6 +19,8 @@ const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-chi
 const RANGE_PAGE = 10_000;
 /** Candidates whose job state is read concurrently (bounds memory and commands in flight). */
 const CHECK_BATCH = 500;
+/** Pending file_changes rows read per Postgres query (bounds memory whatever the run's size). */
+const PENDING_PAGE = 5_000;
 
 /** The ids of every parse job BullMQ still holds in a live state, read in pages of RANGE_PAGE. */
 async function liveParseJobIds(queue: Queue<ParseJobData>): Promise<Set<string>> {
@@ -90,8 +92,8 @@ async function settleCandidates(
  *
  * What one pass costs, with P pending file_changes rows, L live parse jobs and M pending rows whose
  * job is not live (gone, completed while the row is pending, failed, or moved during the read):
- * Postgres: per running run one read of its runs/run_datasets rows and one index read of its pending
- * rows' (id, dataset, path); Redis: a sync-queue listing, one getJob per manifested dataset, and,
+ * Postgres: per running run one read of its runs/run_datasets rows and ceil(P / 5,000) index reads of
+ * its pending rows' (id, dataset, path), a page by id at a time; Redis: a sync-queue listing, one getJob per manifested dataset, and,
  * when some run has pending rows, at most ceil(L / 10,000) + 5 range reads (one Lua call each, listing the
  * live job ids of the parse queue: no per-job command); then O(M) commands: one getJobState per
  * candidate, a getJob per failed one, a remove per stale completed one, and one addBulk per 1,000
@@ -162,16 +164,21 @@ export async function reconcile(
         });
       }
     }
-    const pending = await pool.query<{ id: number; dataset: string; path: string }>(
-      `SELECT id, dataset, path FROM file_changes WHERE run_id = $1 AND parse_status = 'pending'`,
-      [run.id],
-    );
-    if (pending.rows.length > 0) {
+    // The run's pending rows a page at a time (keyset on id): memory bounded by the page, not the run.
+    for (let afterId = 0; ;) {
+      const pending = await pool.query<{ id: number; dataset: string; path: string }>(
+        `SELECT id, dataset, path FROM file_changes
+         WHERE run_id = $1 AND parse_status = 'pending' AND id > $2 ORDER BY id LIMIT $3`,
+        [run.id, afterId, PENDING_PAGE],
+      );
+      if (pending.rows.length === 0) break;
       live ??= await liveParseJobIds(ctx.queues.parse);
       const candidates = pending.rows.filter((r) => !live!.has(parseJobId(run.id, r.dataset, r.path)));
       const owed = await settleCandidates(ctx, run.id, candidates);
       report.parsesFailed += owed.failed;
       report.parsesRequeued += owed.requeued;
+      if (pending.rows.length < PENDING_PAGE) break;
+      afterId = pending.rows[pending.rows.length - 1]!.id;
     }
     if (await maybeCompleteRun(pool, run.id, ctx.config.PARSE_FAILURE_THRESHOLD)) report.runsCompleted++;
   }
