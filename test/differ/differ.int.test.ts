@@ -390,6 +390,22 @@ describe('reconciler cost', () => {
     expect(again.report.parsesRequeued).toBe(0);
     expect(again.redis.perJob).toBe(0);
   });
+  it('reads pending rows in pages: missing jobs on either side of page edges are requeued exactly once', async () => {
+    const runId = await healthyBacklog(25);
+    // Rows 0, 3, 4, 11 and 24: first row, a page's last and the next page's first (pages of 4), the last row.
+    const gone = corpus(25)
+      .filter((_, i) => [0, 3, 4, 11, 24].includes(i))
+      .map((e) => parseJobId(runId, 'd', e.path));
+    for (const id of gone) expect(await ctx.queues.parse.remove(id)).toBe(1);
+    const report = await reconcile(ctx, { pendingPage: 4 });
+    expect(report.parsesRequeued).toBe(gone.length);
+    expect(await ctx.queues.parse.getJobCountByTypes('waiting')).toBe(25);
+    for (const id of gone) expect(await ctx.queues.parse.getJobState(id)).toBe('waiting');
+    expect((await reconcile(ctx, { pendingPage: 5 })).parsesRequeued).toBe(0);
+    await expect(reconcile(ctx, { pendingPage: 0 })).rejects.toThrow(
+      /pendingPage must be a positive integer/,
+    );
+  });
   it('a job completed while its row is pending is stale: removed and requeued; a job failed for good fails its row', async () => {
     const runId = await healthyBacklog(20);
     // A worker that runs no handler: even rows' jobs complete (their rows stay pending), odd ones fail for good.

@@ -102,8 +102,11 @@ async function settleCandidates(
  */
 export async function reconcile(
   ctx: ServiceContext,
-  opts: { activeSyncRunIds?: Set<number> } = {},
+  opts: { activeSyncRunIds?: Set<number>; pendingPage?: number } = {},
 ): Promise<ReconcileReport> {
+  const pageSize = opts.pendingPage ?? PENDING_PAGE;
+  if (!Number.isInteger(pageSize) || pageSize < 1)
+    throw new Error(`reconcile: pendingPage must be a positive integer, got ${pageSize}`);
   const { pool } = ctx.database;
   const log = ctx.log.child({ service: 'reconciler' });
   const report: ReconcileReport = {
@@ -169,7 +172,7 @@ export async function reconcile(
       const pending = await pool.query<{ id: number; dataset: string; path: string }>(
         `SELECT id, dataset, path FROM file_changes
          WHERE run_id = $1 AND parse_status = 'pending' AND id > $2 ORDER BY id LIMIT $3`,
-        [run.id, afterId, PENDING_PAGE],
+        [run.id, afterId, pageSize],
       );
       if (pending.rows.length === 0) break;
       live ??= await liveParseJobIds(ctx.queues.parse);
@@ -177,7 +180,7 @@ export async function reconcile(
       const owed = await settleCandidates(ctx, run.id, candidates);
       report.parsesFailed += owed.failed;
       report.parsesRequeued += owed.requeued;
-      if (pending.rows.length < PENDING_PAGE) break;
+      if (pending.rows.length < pageSize) break;
       afterId = pending.rows[pending.rows.length - 1]!.id;
     }
     if (await maybeCompleteRun(pool, run.id, ctx.config.PARSE_FAILURE_THRESHOLD)) report.runsCompleted++;
