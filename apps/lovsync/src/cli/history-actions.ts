@@ -4,9 +4,7 @@
  * --as-of and --run) exit 2; unknown documents, sections and runs exit 1. Loaded when one of them
  * runs (history-commands.ts defines them).
  */
-import { config } from '@lovsync/shared/config';
 import {
-  createDatabase,
   describePoint,
   diffHistory,
   documentAsOf,
@@ -21,18 +19,10 @@ import {
   type SectionVersionRow,
   type VersionPoint,
 } from '@lovsync/shared/db';
+import { withDb } from './with-db.ts';
 
 type Out = (s: string) => void;
 const out: Out = (s) => process.stdout.write(s);
-
-async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
-  const db = createDatabase(config().DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
 
 /** Runs a command body; a HistoryInputError becomes one stderr line and exit 2 (invalid) or 1. */
 export function action<A extends unknown[]>(

@@ -3,20 +3,11 @@
  * fast: README "Start-up"), the file-system parts loaded only by `files prune`.
  */
 import { config } from '@lovsync/shared/config';
-import { createDatabase } from '@lovsync/shared/db/client';
 import { getRun, listRuns } from '@lovsync/shared/db/runs';
 import { listRunChanges } from '@lovsync/shared/db/dashboard';
 import { fileStats, listFiles, orphanBlobs, type FileStatus } from '@lovsync/shared/db/files';
 import { printRows } from './table.ts';
-
-async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
-  const db = createDatabase(config().DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
+import { withDb } from './with-db.ts';
 
 export async function runsCommand(o: { limit: number; json: boolean }): Promise<void> {
   await withDb(async (db) => {

@@ -4,21 +4,18 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { EVENT_TYPES, type EventType } from '@lovsync/shared/db/events';
+import type { Database } from '@lovsync/shared/db/client';
 import { printRows } from './table.ts';
+import { withDb } from './with-db.ts';
 
 import type * as DbModule from '@lovsync/shared/db';
 
 type Db = typeof DbModule;
-type Handle = ReturnType<Db['createDatabase']>;
 
-async function withDb<T>(fn: (db: Handle, q: Db) => Promise<T>): Promise<T> {
-  const [{ config }, q] = await Promise.all([import('@lovsync/shared/config'), import('@lovsync/shared/db')]);
-  const db = q.createDatabase(config().DATABASE_URL, { max: 2, applicationName: 'lovsync-cli' });
-  try {
-    return await fn(db, q);
-  } finally {
-    await db.close();
-  }
+/** withDb, with the query module loaded on demand. */
+async function withQueries<T>(fn: (db: Database, q: Db) => Promise<T>): Promise<T> {
+  const q = await import('@lovsync/shared/db');
+  return withDb((db) => fn(db, q));
 }
 
 const positiveInt = (v: string) => {
@@ -65,7 +62,7 @@ export function addSubscriptionCommands(program: Command): void {
         events?: EventType[];
         json: boolean;
       }) => {
-        await withDb(async (db, q) => {
+        await withQueries(async (db, q) => {
           let s;
           try {
             s = await q.createSubscription(db.pool, {
@@ -97,7 +94,7 @@ export function addSubscriptionCommands(program: Command): void {
     .command('list')
     .option('--json', 'JSON output', false)
     .action(async (o: { json: boolean }) => {
-      await withDb(async (db, q) => {
+      await withQueries(async (db, q) => {
         const rows = (await q.listSubscriptions(db.pool)).map((s) => ({
           ...s,
           filter: `${s.filterKind}${s.filterValues.length ? `: ${s.filterValues.join(', ')}` : ''}`,
@@ -121,7 +118,7 @@ export function addSubscriptionCommands(program: Command): void {
     .description('delete a subscription and its delivery log')
     .action(async (id: string) => {
       const n = positiveInt(id);
-      await withDb(async (db, q) => {
+      await withQueries(async (db, q) => {
         if (!(await q.removeSubscription(db.pool, n)))
           throw new Error(`subscription ${n} not found (see \`lovsync subscribe list\`)`);
         process.stdout.write(`subscription ${n} removed\n`);
@@ -137,7 +134,7 @@ export function addSubscriptionCommands(program: Command): void {
     .action(async (o: { subscription?: number; status?: string; limit: number; json: boolean }) => {
       if (o.status !== undefined && !['pending', 'succeeded', 'dead'].includes(o.status))
         throw new Error('--status must be pending, succeeded or dead');
-      await withDb(async (db, q) => {
+      await withQueries(async (db, q) => {
         const rows = await q.listDeliveries(db.pool, {
           subscriptionId: o.subscription,
           status: o.status as 'pending' | undefined,
@@ -165,7 +162,7 @@ export function addSubscriptionCommands(program: Command): void {
     .option('--limit <n>', 'at most n changes', positiveInt, 1000)
     .option('--json', 'JSON output', false)
     .action(async (o: { since: string; limit: number; json: boolean }) => {
-      await withDb(async (db, q) => {
+      await withQueries(async (db, q) => {
         const cursor = q.parseChunkCursor(o.since);
         const page = await q.listChunkChanges(db.pool, { cursor, limit: Math.min(o.limit, 10_000) });
         if (o.json) {
