@@ -7,7 +7,8 @@
 #   docker run lovsync lovsync migrate                   # one-shot migration
 #
 # TypeScript runs through tsx (a production dependency of @lovsync/app), so there is no build step:
-# the image is the locked production dependencies plus the sources.
+# the image is the locked production dependencies plus the sources. (Outside the image `pnpm install`
+# also compiles the CLI with esbuild, a devDependency; --prod skips that and the bin falls back to tsx.)
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -23,6 +24,9 @@ COPY packages/shared/package.json packages/shared/
 COPY services/sync/package.json services/sync/
 COPY services/differ/package.json services/differ/
 COPY services/parser/package.json services/parser/
+COPY services/deliver/package.json services/deliver/
+# The root `prepare` script runs this (it exits 0 without esbuild, as here).
+COPY apps/lovsync/scripts apps/lovsync/scripts
 # Test-only package: its manifest keeps the lockfile whole; --prod installs none of its (dev) dependencies.
 COPY packages/testkit/package.json packages/testkit/
 # --prod prunes the root devDependencies (vitest, eslint, typescript, playwright...) and every
@@ -51,6 +55,7 @@ COPY apps/lovsync/src apps/lovsync/src
 COPY services/sync/src services/sync/src
 COPY services/differ/src services/differ/src
 COPY services/parser/src services/parser/src
+COPY services/deliver/src services/deliver/src
 RUN printf '#!/bin/sh\nexec node /app/apps/lovsync/bin/lovsync.js "$@"\n' > /usr/local/bin/lovsync \
  && chmod 0755 /usr/local/bin/lovsync \
  && mkdir -p /data/raw \

@@ -11,12 +11,10 @@
  * value, so paths next to the sources (migrations, package.json) still resolve. The bundle is
  * machine-local like node_modules: the stamp records the root it was built for.
  */
-import { build } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { newestMtime } from '../bin/sources.js';
 
 const app = dirname(dirname(fileURLToPath(import.meta.url)));
 const root = dirname(dirname(app));
@@ -25,6 +23,16 @@ const builtins = new Set(builtinModules);
 /** Pure-ESM packages of many small files that every command loads: bundled too (zod alone is 225 files). */
 const INLINE = ['zod'];
 
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  // A production install (`pnpm install --prod`, the Docker image) has no esbuild: no bundle, and the
+  // bin runs the sources through tsx (a production dependency).
+  console.error('lovsync build: esbuild is not installed (production install); the sources run through tsx');
+  process.exit(0);
+}
+const { newestMtime } = await import('../bin/sources.js');
 const buildStart = Date.now();
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
