@@ -17,8 +17,11 @@ export type Fault = FaultScope &
     | { kind: 'rate-limit'; retryAfterSeconds: number }
     /** The body trickles out at this rate. */
     | { kind: 'slow'; bytesPerSecond: number }
-    /** Full headers (Content-Length included), then the socket is destroyed after this many body bytes. */
-    | { kind: 'truncate'; afterBytes: number }
+    /**
+     * Full headers (Content-Length included), then the socket is destroyed after this many body bytes
+     * (`holdMs` later: time for a client to have read and stored what came before the cut).
+     */
+    | { kind: 'truncate'; afterBytes: number; holdMs?: number }
     /** 200 with an HTML error page, as a proxy or maintenance page would send. */
     | { kind: 'html' }
     /** The list endpoint answers with invalid JSON. */

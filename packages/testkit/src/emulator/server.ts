@@ -261,6 +261,13 @@ class Reply {
     await this.writeBody(streamed.open());
   }
 
+  /** The truncate fault's cut: after its hold, the socket is destroyed mid-body. */
+  private async cut(res: ServerResponse): Promise<void> {
+    const hold = this.fault?.kind === 'truncate' ? (this.fault.holdMs ?? 0) : 0;
+    if (hold > 0) await sleep(hold);
+    dropConnection(res);
+  }
+
   private async writeBody(chunks: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     const { res, fault } = this;
     const limit = fault?.kind === 'truncate' ? fault.afterBytes : Infinity;
@@ -287,10 +294,10 @@ class Reply {
         if (bytesPerSecond) await sleep((piece.length / bytesPerSecond) * 1000);
         if (piece.length > 0) await write(res, piece);
         sent += piece.length;
-        if (sent >= limit) return dropConnection(res);
+        if (sent >= limit) return this.cut(res);
       }
     }
-    if (sent >= limit) return dropConnection(res);
+    if (sent >= limit) return this.cut(res);
     res.end();
   }
 }
