@@ -84,11 +84,11 @@ const result = await build({
   plugins: [thirdParty],
 });
 
-// Every bundled source file, and the lockfile (a dependency change moves the third-party paths).
-const inputs = [
-  ...Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/')),
-  'pnpm-lock.yaml',
-];
+// Every bundled source file, the workspace manifests, and the lockfile (a dependency change moves the third-party paths).
+const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/'));
+// A workspace package's manifest decides how its subpaths resolve (exports), so it is an input too.
+const manifests = new Set(sources.map((f) => `${f.split('/').slice(0, 2).join('/')}/package.json`));
+const inputs = [...sources, ...manifests, 'pnpm-lock.yaml'];
 const newest = newestMtime(root, inputs);
 if (newest === null || newest > buildStart) {
   // A source changed during the build: leave no stamp, so the sources run until the next build.
