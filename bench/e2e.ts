@@ -135,7 +135,7 @@ async function measuredRun(
   if (json.run.status !== 'succeeded' || !dataset || others.length > 0 || !dataset.timings) {
     throw new Error(`${kind} run: expected one synced dataset and success, got ${JSON.stringify(json)}`);
   }
-  const { downloadMs = 0, readMs = 0, diffMs = 0 } = dataset.timings;
+  const { downloadMs = 0, decodeWaitMs = 0, readMs = 0, diffMs = 0 } = dataset.timings;
   const span = (
     await env.database.pool.query<{ ms: number; parsed: number; bytes: number }>(
       `SELECT coalesce(extract(epoch FROM max(parsed_at) - min(parsed_at)) * 1000, 0)::float8 AS ms,
@@ -152,7 +152,7 @@ async function measuredRun(
     downloadMs,
     readMs,
     diffMs,
-    parseMs: json.phases.totalMs - downloadMs - readMs - diffMs,
+    parseMs: json.phases.totalMs - downloadMs - decodeWaitMs - readMs - diffMs,
     parseSpanMs: span.ms,
     parsed: span.parsed,
     parsedBytes: span.bytes,

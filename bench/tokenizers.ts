@@ -231,10 +231,10 @@ async function sample(): Promise<string[]> {
   for (const archive of CORPUS_ARCHIVES) {
     await readArchive(`${CORPUS_DIR}/${archive}`, {
       limits: { maxEntryBytes: 64 * 1024 * 1024, maxTotalBytes: 1024 * 1024 * 1024, maxEntries: 100_000 },
-      onEntry: (path, content) => {
+      onEntry: (path, body) => {
         if (!path.endsWith('.xml') || bytes >= LIMIT_MB * MB) return;
-        bytes += content.length;
-        docs.push(content.toString('utf8'));
+        bytes += body.size;
+        docs.push(body.bytes().toString('utf8'));
       },
     });
   }

@@ -5,7 +5,11 @@ export interface ManifestEntry {
   path: string;
   hash: string;
   size: number;
-  content: Buffer;
+}
+
+interface BatchEntry extends ManifestEntry {
+  /** Held only when this content may have to be stored (see add). */
+  content: Buffer | null;
 }
 
 /**
@@ -15,7 +19,7 @@ export interface ManifestEntry {
  * current version) are never sent again.
  */
 export class ManifestWriter {
-  private batch: ManifestEntry[] = [];
+  private batch: BatchEntry[] = [];
   private batchBytes = 0;
   private inFlight: Promise<void> = Promise.resolve();
   private failed: Error | null = null;
@@ -36,10 +40,15 @@ export class ManifestWriter {
     this.blobs = postgresBlobStore(client);
   }
 
-  async add(entry: ManifestEntry): Promise<void> {
+  /**
+   * Adds a manifest row. `content` is asked for only when the file's hash is not its current,
+   * stored version: an unchanged file's content is neither joined nor held in the batch.
+   */
+  async add(entry: ManifestEntry, content: () => Buffer): Promise<void> {
     if (this.failed) throw this.failed;
-    this.batch.push(entry);
-    this.batchBytes += entry.content.length;
+    const held = this.current.get(entry.path) !== entry.hash ? content() : null;
+    this.batch.push({ ...entry, content: held });
+    this.batchBytes += held?.length ?? 0;
     if (this.batch.length >= this.maxBatchRows || this.batchBytes >= this.maxBatchBytes) await this.flush();
   }
 
@@ -61,10 +70,10 @@ export class ManifestWriter {
     if (this.failed) throw this.failed;
   }
 
-  private async write(batch: ManifestEntry[]): Promise<void> {
+  private async write(batch: BatchEntry[]): Promise<void> {
     if (batch.length === 0) return;
     const candidates = new Map<string, Buffer>();
-    for (const e of batch) if (this.current.get(e.path) !== e.hash) candidates.set(e.hash, e.content);
+    for (const e of batch) if (e.content) candidates.set(e.hash, e.content);
     if (candidates.size) {
       for (const hash of await this.blobs.existing([...candidates.keys()])) candidates.delete(hash);
     }

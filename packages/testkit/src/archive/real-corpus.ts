@@ -28,7 +28,7 @@ export async function corpusMembers(
     limits: { maxEntryBytes: 64 * 1024 * 1024, maxTotalBytes: 1024 * 1024 * 1024, maxEntries: 100_000 },
     onEntry: (path, content) => {
       if (path.endsWith('.xml') && (only === undefined || only(path)))
-        members.set(path, content.toString('utf8'));
+        members.set(path, content.bytes().toString('utf8'));
     },
   });
   if (only === undefined) cache.set(archive, members);
