@@ -180,6 +180,57 @@ describe('after an extractor change', () => {
     expect(await rows(env, 'SELECT * FROM document_changes WHERE run_id = $1', [again.runId])).toEqual([]);
   });
 
+  it("a § whose text only the extractor moved gets a history version with origin 'reparse', never 'changed'", async () => {
+    const r1 = await syncAndDiff(ctx, true);
+    await parsePending(ctx, r1.runId);
+    const doc = 'NL/lov/1999-03-26-17';
+    // What an older extractor's history holds: other text hashes for three §§ (their current versions).
+    const keys = (
+      await rows<{ section_key: string }>(
+        env,
+        `SELECT section_key FROM section_versions WHERE document_id = $1 AND valid_to_run IS NULL
+         ORDER BY section_key LIMIT 3`,
+        [doc],
+      )
+    ).map((r) => r.section_key);
+    expect(keys).toHaveLength(3);
+    await env.database.pool.query(
+      `UPDATE section_versions SET text_hash = md5(text_hash)
+       WHERE document_id = $1 AND valid_to_run IS NULL AND section_key = ANY($2)`,
+      [doc, keys],
+    );
+    await env.database.pool.query(`UPDATE documents SET extractor_version = 'older' WHERE document_id = $1`, [
+      doc,
+    ]);
+    const { runId } = await startReparse(ctx, { document: doc });
+    await parsePending(ctx, runId);
+    const opened = await rows<{ section_key: string; origin: string; in_force_source: string | null }>(
+      env,
+      `SELECT section_key, origin, in_force_source FROM section_versions
+       WHERE document_id = $1 AND valid_from_run = $2 ORDER BY section_key`,
+      [doc, runId],
+    );
+    expect(opened.map((r) => r.section_key)).toEqual(keys);
+    expect(opened.every((r) => r.origin === 'reparse')).toBe(true);
+    // No amending act is attributed from the document's metadata to a re-extraction.
+    expect(opened.some((r) => r.in_force_source === 'document')).toBe(false);
+    // The versions it replaced are closed at the reparse run; nothing else of the history moved.
+    expect(
+      await count(
+        `SELECT count(*)::int AS n FROM section_versions WHERE document_id = $1 AND valid_to_run = $2`,
+        [doc, runId],
+      ),
+    ).toBe(3);
+    expect(
+      await count(
+        `SELECT count(*)::int AS n FROM section_versions WHERE valid_from_run = $1 AND origin <> 'reparse'`,
+        [runId],
+      ),
+    ).toBe(0);
+    // The change tables say nothing changed: the derived rows are what they were.
+    expect(await rows(env, 'SELECT * FROM document_changes WHERE run_id = $1', [runId])).toEqual([]);
+  });
+
   it('--dataset and --document select their files; bad selectors and a running run are refused and write nothing', async () => {
     const r1 = await syncAndDiff(ctx, true);
     await parsePending(ctx, r1.runId);

@@ -106,6 +106,31 @@ describe('download edge cases', () => {
     await expectNoRunRunning();
   }, 60_000);
 
+  it('a slow drip of an archive whose size nobody says (no sizeBytes, no Content-Length) ends at the rate floor, not after days', async () => {
+    // Without a size the size-derived deadline would be MAX_ARCHIVE_BYTES (16 GiB) at 100 KB/s: two
+    // days. The floor per LOVDATA_API_TIMEOUT window (2 s x 100 KB/s = 200 KB) ends it after one window.
+    emu.setFault([
+      { kind: 'list-override', body: [{ filename: DS, lastModified: new Date().toISOString() }], count: 1 },
+      { kind: 'slow', bytesPerSecond: 4_000, chunked: true, path: 'get' },
+    ]);
+    const t0 = performance.now();
+    const r = await withContext(
+      { LOVDATA_API_TIMEOUT: '2', LOVDATA_MIN_DOWNLOAD_BYTES_PER_SECOND: '100000' },
+      (c) => syncAndDiff(c),
+    );
+    expect(r.results[0]).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringMatching(
+        /bytes in the last 2 s .*below LOVDATA_MIN_DOWNLOAD_BYTES_PER_SECOND 100000 with no size known/,
+      ),
+    });
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(gets()).toHaveLength(1);
+    expect(gets()[0]!.fault).toBe('slow');
+    expect(await contentDigest(env)).toEqual(emptyDigest);
+    await expectNoRunRunning();
+  }, 60_000);
+
   it('a 206 whose Content-Range does not start where the partial download ends is never appended: the download restarts from 0', async () => {
     // A bigger archive, so that the part before the cut has reached the client when the socket dies.
     await buildTarBz2(

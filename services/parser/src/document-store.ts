@@ -556,7 +556,7 @@ export async function writeHistory(
     documentId: string;
     runId: number;
     observed: string;
-    origin: 'first_seen' | 'changed';
+    origin: 'first_seen' | 'changed' | 'reparse';
     close: string[];
     added: SectionVersionRow[];
     docMoved: boolean;

@@ -32,13 +32,21 @@ type Client = StoreClient;
  */
 export async function recordDocumentHistory(
   c: Client,
-  p: { runId: number; dataset: string; doc: ExtractedDocument; previousRunId: number | null },
+  p: {
+    runId: number;
+    dataset: string;
+    doc: ExtractedDocument;
+    previousRunId: number | null;
+    /** The document's source bytes are the ones it was last derived from: only the extraction moved. */
+    sourceUnchanged: boolean;
+  },
 ): Promise<void> {
   const { runId, doc } = p;
   const id = doc.documentId;
   if (p.previousRunId === runId) await rebaseHistoryOnPreviousRun(c, id, runId);
   const cur = await readHistoryState(c, id, runId, p.dataset);
-  const origin = cur.known ? 'changed' : 'first_seen';
+  // A version the extractor alone caused (same source bytes) is not a change Lovdata published.
+  const origin = !cur.known ? 'first_seen' : p.sourceUnchanged ? 'reparse' : 'changed';
   const before = new Map(cur.sections.map(([k, h, a]) => [k, { hash: h, amendedBy: a }]));
   const docFields: DocumentVersionFields = {
     refid: doc.refid,

@@ -179,9 +179,10 @@ async function applyParsed(
       !!prev &&
       !isNew &&
       (prev.last_changed_by !== doc.lastChangedBy || prev.last_change_in_force !== doc.lastChangeInForce);
+    const sameSource = !!prev && !isNew && prev.source_hash === data.newHash;
     const rows = classifyChange({
       isNew,
-      sameSource: !!prev && !isNew && prev.source_hash === data.newHash,
+      sameSource,
       reparse: data.change === 'reparse',
       sectionChanges: changes.length,
       metadataMoved: amendment || (!!prev && !isNew && prev.title !== doc.title),
@@ -198,7 +199,12 @@ async function applyParsed(
       runId: data.runId,
       extractorVersion: EXTRACTOR_VERSION,
     });
-    await recordDocumentHistory(c, { ...data, doc, previousRunId: prev?.last_run_id ?? null });
+    await recordDocumentHistory(c, {
+      ...data,
+      doc,
+      previousRunId: prev?.last_run_id ?? null,
+      sourceUnchanged: sameSource || data.change === 'reparse',
+    });
     await store.stageChunkChanges(c, data.runId, id);
     await store.replaceDocumentContent(c, doc, prev !== undefined);
     if (rows.sectionRows) await store.insertSectionChanges(c, data.runId, id, changes);

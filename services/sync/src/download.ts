@@ -23,7 +23,11 @@ export interface DownloadOptions {
    * sync slot without bound. 0 = no overall deadline.
    */
   minBytesPerSecond?: number;
-  /** The size to assume for the deadline when neither the list nor the response gives one. */
+  /**
+   * The size to assume for the deadline before the response says it. When neither the list nor
+   * the response gives a size, the rate is held per window instead: fewer than
+   * minBytesPerSecond x timeoutMs bytes in any timeoutMs window ends the download.
+   */
   maxBytes?: number;
   onProgress?: (bytes: number, total: number | null) => void;
 }
@@ -97,6 +101,10 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
   const abort = new AbortController();
   let deadlineTimer: NodeJS.Timeout | undefined;
   let deadlineMs = 0;
+  // With no size known (no sizeBytes in the list, no Content-Length), the size-derived deadline
+  // would be MAX_ARCHIVE_BYTES at the minimum rate (days): the rate floor is checked per window instead.
+  let floorTimer: NodeJS.Timeout | undefined;
+  let tooSlow: string | null = null;
   const armDeadline = (bytes: number | null) => {
     if (!opts.minBytesPerSecond) return;
     clearTimeout(deadlineTimer);
@@ -110,6 +118,7 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
   try {
     return await attempt();
   } catch (err) {
+    if (abort.signal.aborted && tooSlow) throw new DownloadDeadlineError(tooSlow);
     if (abort.signal.aborted) {
       throw new DownloadDeadlineError(
         `GET ${opts.url}: not complete after ${Math.round(deadlineMs / 1000)} s, the overall deadline for its size ` +
@@ -120,6 +129,7 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
     throw err;
   } finally {
     clearTimeout(deadlineTimer);
+    clearInterval(floorTimer);
   }
 
   async function attempt(): Promise<DownloadResult> {
@@ -197,6 +207,23 @@ export async function downloadArchive(opts: DownloadOptions): Promise<DownloadRe
     await writeFile(metaFile, JSON.stringify({ etag, url: opts.url } satisfies PartMeta));
 
     let received = 0;
+    if (opts.minBytesPerSecond && bodyLength === null && opts.expectedSize == null) {
+      clearTimeout(deadlineTimer);
+      const windowMs = opts.timeoutMs;
+      const floor = Math.ceil((opts.minBytesPerSecond * windowMs) / 1000);
+      let windowStart = 0;
+      floorTimer = setInterval(() => {
+        const got = received - windowStart;
+        windowStart = received;
+        if (got >= floor) return;
+        tooSlow =
+          `GET ${opts.url}: ${got} bytes in the last ${Math.round(windowMs / 1000)} s (${offset + received} in all), ` +
+          `below LOVDATA_MIN_DOWNLOAD_BYTES_PER_SECOND ${opts.minBytesPerSecond} with no size known ` +
+          `(no sizeBytes in the list, no Content-Length); the partial download is kept and resumed by the next sync`;
+        abort.abort();
+      }, windowMs);
+      floorTimer.unref();
+    }
     // The magic number is checked on the first 4 bytes however the body is cut into chunks: chunks
     // are held back until 4 bytes arrived (or the body ended).
     let head: Buffer[] | null = [];

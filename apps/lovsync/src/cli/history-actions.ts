@@ -42,10 +42,17 @@ export function action<A extends unknown[]>(
 const json = (v: unknown) => out(`${JSON.stringify(v, null, 2)}\n`);
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
 
+/** What a version's origin adds to its line: nothing for a published change. */
+const ORIGIN_NOTE: Record<SectionVersionRow['origin'], string> = {
+  first_seen: ' (first seen; earlier history unknown)',
+  changed: '',
+  reparse: ' (re-extracted by lovsync: the published source did not change)',
+};
+
 function versionLine(v: SectionVersionRow): string {
   const parts = [`run ${v.validFromRun}${v.validToRun ? `..${v.validToRun - 1}` : '..'}`];
   parts.push(
-    `published ${day(v.observedFrom)}${v.origin === 'first_seen' ? ' (first seen; earlier history unknown)' : ''}`,
+    `published ${day(v.observedFrom)}${ORIGIN_NOTE[v.origin]}`,
   );
   if (v.inForce || v.amendedBy)
     parts.push(`in force ${v.inForce ?? 'unknown'}${v.amendedBy ? ` by ${v.amendedBy}` : ''}`);

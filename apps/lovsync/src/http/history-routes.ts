@@ -149,8 +149,14 @@ const historyHref = (id: string, key: string) =>
   `/documents/${encodeURIComponent(id)}/sections/${encodeURIComponent(key)}/history`;
 const day = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '');
 
+const ORIGIN_NOTE: Record<SectionVersionRow['origin'], string> = {
+  first_seen: ' (first seen: earlier history unknown)',
+  changed: '',
+  reparse: ' (re-extracted by lovsync: the published source did not change)',
+};
+
 function versionMeta(v: SectionVersionRow): SafeHtml {
-  return markup`version from run ${v.validFromRun}${v.validToRun ? markup` to run ${v.validToRun - 1}` : ' (current)'}, published ${day(v.observedFrom)}${v.origin === 'first_seen' ? ' (first seen: earlier history unknown)' : ''}${
+  return markup`version from run ${v.validFromRun}${v.validToRun ? markup` to run ${v.validToRun - 1}` : ' (current)'}, published ${day(v.observedFrom)}${ORIGIN_NOTE[v.origin]}${
     v.inForce || v.amendedBy
       ? markup` · in force ${v.inForce ?? 'unknown'}${v.amendedBy ? markup` by <code>${v.amendedBy}</code>` : ''}`
       : ''

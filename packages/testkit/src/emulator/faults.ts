@@ -15,8 +15,8 @@ export type Fault = FaultScope &
   (
     | { kind: 'status'; status: number }
     | { kind: 'rate-limit'; retryAfterSeconds: number }
-    /** The body trickles out at this rate. */
-    | { kind: 'slow'; bytesPerSecond: number }
+    /** The body trickles out at this rate (`chunked`: without Content-Length, so its size is unknown). */
+    | { kind: 'slow'; bytesPerSecond: number; chunked?: boolean }
     /**
      * Full headers (Content-Length included), then the socket is destroyed after this many body bytes
      * (`holdMs` later: time for a client to have read and stored what came before the cut).

@@ -253,10 +253,8 @@ class Reply {
       typeof body === 'string' ? { length: Buffer.byteLength(body), open: () => [Buffer.from(body)] } : body;
     this.log.status = status;
     const bodyless = status === 304 || res.req.method === 'HEAD';
-    res.writeHead(
-      status,
-      bodyless && status === 304 ? headers : { ...headers, 'Content-Length': streamed.length },
-    );
+    const sizeUnsaid = (bodyless && status === 304) || (this.fault?.kind === 'slow' && this.fault.chunked);
+    res.writeHead(status, sizeUnsaid ? headers : { ...headers, 'Content-Length': streamed.length });
     if (bodyless) return void res.end();
     await this.writeBody(streamed.open());
   }

@@ -145,7 +145,7 @@ export interface DocumentVersionRow {
   validToRun: number | null;
   observedFrom: Date;
   observedTo: Date | null;
-  origin: 'first_seen' | 'changed';
+  origin: 'first_seen' | 'changed' | 'reparse';
   refid: string;
   title: string;
   shortTitle: string | null;
@@ -163,7 +163,7 @@ export interface SectionVersionRow {
   validToRun: number | null;
   observedFrom: Date;
   observedTo: Date | null;
-  origin: 'first_seen' | 'changed';
+  origin: 'first_seen' | 'changed' | 'reparse';
   textHash: string;
   number: string | null;
   title: string | null;

@@ -20,8 +20,12 @@ export const sectionVersions = pgTable(
     /** Published lastModified of the archive at valid_from_run / valid_to_run. */
     observedFrom: timestamp('observed_from', { withTimezone: true }).notNull(),
     observedTo: timestamp('observed_to', { withTimezone: true }),
-    /** first_seen: the first version lovsync saw (what came before is unknown); changed: observed change. */
-    origin: text('origin', { enum: ['first_seen', 'changed'] }).notNull(),
+    /**
+     * first_seen: the first version lovsync saw (what came before is unknown); changed: observed
+     * change of the published source; reparse: the source bytes are the same, only lovsync's
+     * extraction of them changed (`lovsync reparse`, an extractor upgrade).
+     */
+    origin: text('origin', { enum: ['first_seen', 'changed', 'reparse'] }).notNull(),
     textHash: text('text_hash').notNull(),
     number: text('number'),
     title: text('title'),
@@ -55,7 +59,7 @@ export const documentVersions = pgTable(
     validToRun: integer('valid_to_run'),
     observedFrom: timestamp('observed_from', { withTimezone: true }).notNull(),
     observedTo: timestamp('observed_to', { withTimezone: true }),
-    origin: text('origin', { enum: ['first_seen', 'changed'] }).notNull(),
+    origin: text('origin', { enum: ['first_seen', 'changed', 'reparse'] }).notNull(),
     refid: text('refid').notNull(),
     title: text('title').notNull(),
     shortTitle: text('short_title'),
