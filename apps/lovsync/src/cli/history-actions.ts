@@ -51,9 +51,7 @@ const ORIGIN_NOTE: Record<SectionVersionRow['origin'], string> = {
 
 function versionLine(v: SectionVersionRow): string {
   const parts = [`run ${v.validFromRun}${v.validToRun ? `..${v.validToRun - 1}` : '..'}`];
-  parts.push(
-    `published ${day(v.observedFrom)}${ORIGIN_NOTE[v.origin]}`,
-  );
+  parts.push(`published ${day(v.observedFrom)}${ORIGIN_NOTE[v.origin]}`);
   if (v.inForce || v.amendedBy)
     parts.push(`in force ${v.inForce ?? 'unknown'}${v.amendedBy ? ` by ${v.amendedBy}` : ''}`);
   return parts.join(', ');
