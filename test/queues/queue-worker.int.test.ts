@@ -6,7 +6,7 @@ import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '@lovsync/shared/logger';
 import { diffJobId, diffQueue, enqueueDiff, parseQueue, syncQueue } from '@lovsync/shared/queues';
-import { createQueueWorker } from '@lovsync/shared/queues/worker';
+import { createQueueWorker, payloadLost } from '@lovsync/shared/queues/worker';
 import type { Runtime } from '@lovsync/shared/runtime';
 import { createTestContext } from '@lovsync/testkit/support/context';
 import { createTestEnv, type TestEnv } from '@lovsync/testkit/support/harness';
@@ -88,6 +88,42 @@ describe('createQueueWorker', () => {
         bindings: { service: 'differ', queue: 'diff' },
         obj: { jobId: 'invalid-diff', attempt: 1, err: expect.stringMatching(/invalid diff payload/) },
       });
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('drops a job whose Redis hash vanished under its id (Redis restarted or flushed mid-run): no handler call, no failure, a warning', async () => {
+    const rec = recordingLogger();
+    let called = 0;
+    await rt.queues.diff.add('diff', { runId: 9, dataset: 'lost.tar.bz2' } as never, { jobId: 'lost-diff' });
+    // What a flush leaves behind: the id still in the wait list, its hash gone.
+    expect(await rt.workerConnection.del(rt.queues.diff.toKey('lost-diff'))).toBe(1);
+    const worker = createQueueWorker({ ...rt, log: rec.log }, diffQueue, async () => {
+      called++;
+      return 'done';
+    });
+    try {
+      const line = await waitFor('the warning', async () =>
+        rec.lines.find((l) => l.msg?.includes('arrived without its data')),
+      );
+      expect(line).toMatchObject({ level: 'warn', bindings: { queue: 'diff', jobId: 'lost-diff' } });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(called).toBe(0);
+      // Not failed: a failed parse job would fail its file (the reconciler records it); a lost one
+      // is re-derived from Postgres instead.
+      // Absent altogether, not left in the active list (where BullMQ, unable to finish a job without
+      // its hash, would leave it and the reconciler would take it for live work for ever).
+      expect(await rt.queues.diff.getJobState('lost-diff')).toBe('unknown');
+      expect(await rt.workerConnection.lrange(rt.queues.diff.toKey('active'), 0, -1)).not.toContain(
+        'lost-diff',
+      );
+      expect(rec.lines.some((l) => l.msg === 'diff job attempt failed')).toBe(false);
+      // An invalid payload that is not empty is still a failure (first test): only {} counts as lost.
+      expect(payloadLost({})).toBe(true);
+      expect(payloadLost(undefined)).toBe(true);
+      expect(payloadLost({ runId: 'one' })).toBe(false);
+      expect(payloadLost([])).toBe(false);
     } finally {
       await worker.close();
     }

@@ -16,6 +16,15 @@ export interface JobTools {
  * { service, queue, jobId, attempt }, error/failed/stalled are logged, and lock, stall,
  * concurrency and custom backoff settings come from the queue definition and the config.
  */
+/** No payload at all: what BullMQ hands over for a job id whose hash is gone. */
+export function payloadLost(data: unknown): boolean {
+  return (
+    data === undefined ||
+    data === null ||
+    (typeof data === 'object' && !Array.isArray(data) && Object.keys(data).length === 0)
+  );
+}
+
 export function createQueueWorker<T, R>(
   ctx: ServiceContext,
   queue: QueueDefinition<T>,
@@ -27,6 +36,26 @@ export function createQueueWorker<T, R>(
     queue.name,
     async (job: Job<T, R>, token?: string) => {
       const jobLog = log.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
+      // A job whose Redis hash vanished under its id (Redis restarted or flushed mid-run) arrives
+      // with no data at all: that is a lost job, not a bad payload (no contract accepts {}). It is
+      // dropped without a failure, so that no file is marked failed for it; Postgres still holds the
+      // work and the reconciler (parse, diff) or the dispatcher (deliver) queues it again.
+      if (payloadLost(job.data)) {
+        jobLog.warn(
+          `${queue.name} job arrived without its data (lost in Redis); dropped, the work is re-derived from Postgres`,
+        );
+        // BullMQ cannot finish a job whose hash is gone ("Missing key ... moveToFinished") and would
+        // leave its id in the active list, where it looks live to the reconciler for ever (the stall
+        // check only moves it back to wait). Its remnants go, so the job is simply absent.
+        const id = job.id!;
+        await ctx.workerConnection
+          .multi()
+          .lrem(worker.toKey('active'), 0, id)
+          .srem(worker.toKey('stalled'), id)
+          .del(worker.toKey(id), `${worker.toKey(id)}:lock`)
+          .exec();
+        return undefined as R;
+      }
       const parsed = queue.schema.safeParse(job.data);
       if (!parsed.success)
         throw new UnrecoverableError(`invalid ${queue.name} payload: ${parsed.error.message}`);
