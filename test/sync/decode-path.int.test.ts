@@ -31,7 +31,7 @@ describe('decode slots', () => {
     expect(decodeSlotsFor('js')).toBe(Math.max(1, availableParallelism()));
   });
 
-  it('a second lbzip2 decode waits for the first; waiters go in order; a double release frees one slot', async () => {
+  it('a second lbzip2 decode waits for the first; the largest waiting archive goes next, equals in order; a double release frees one slot', async () => {
     const order: string[] = [];
     const first = await acquireDecodeSlot('lbzip2');
     const waiting = ['b', 'c'].map((name) =>
@@ -42,14 +42,24 @@ describe('decode slots', () => {
     );
     await tick();
     expect(order).toEqual([]); // both wait while the first holds the slot
+    // A larger archive that arrives later still goes before the smaller ones waiting.
+    const big = acquireDecodeSlot('lbzip2', 10_000_000).then((release) => {
+      order.push('big');
+      return release;
+    });
+    await tick();
     first();
-    first(); // idempotent: must not let c in beside b
+    first(); // idempotent: must not let two waiters in at once
+    const releaseBig = await big;
+    await tick();
+    expect(order).toEqual(['big']);
+    releaseBig();
     const releaseB = await waiting[0]!;
     await tick();
-    expect(order).toEqual(['b']);
+    expect(order).toEqual(['big', 'b']); // then the equal ones in arrival order
     releaseB();
     const releaseC = await waiting[1]!;
-    expect(order).toEqual(['b', 'c']);
+    expect(order).toEqual(['big', 'b', 'c']);
     releaseC();
     // Free again: the next acquire does not wait.
     const again = await Promise.race([acquireDecodeSlot('lbzip2'), tick().then(() => null)]);

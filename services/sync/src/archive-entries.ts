@@ -195,22 +195,26 @@ export function decodeSlotsFor(decoder: Bzip2Decoder): number {
   return decoder === 'lbzip2' ? 1 : Math.max(1, availableParallelism());
 }
 
-/** A FIFO counting semaphore. */
+/** A counting semaphore: a freed slot goes to the waiter with the highest priority (FIFO among equals). */
 class Gate {
   private free: number;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { priority: number; wake: () => void }[] = [];
   constructor(slots: number) {
     this.free = slots;
   }
-  async acquire(): Promise<() => void> {
+  async acquire(priority: number): Promise<() => void> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else
+      await new Promise<void>((wake) => {
+        const at = this.waiting.findIndex((w) => w.priority < priority);
+        this.waiting.splice(at === -1 ? this.waiting.length : at, 0, { priority, wake });
+      });
     let released = false;
     return () => {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next();
+      if (next) next.wake();
       else this.free++;
     };
   }
@@ -221,12 +225,14 @@ const decodeGates = new Map<Bzip2Decoder, Gate>();
 /**
  * Waits for this process's turn to decode an archive with `decoder` (see decodeSlotsFor); returns
  * the release function. The sync takes it before opening a dataset's transaction, so no transaction
- * sits idle while it waits.
+ * sits idle while it waits. Among waiting archives the largest (`archiveBytes`) goes first: it
+ * usually holds the most changed files, whose parse jobs then run beside the remaining decodes
+ * instead of after the last one.
  */
-export function acquireDecodeSlot(decoder: Bzip2Decoder): Promise<() => void> {
+export function acquireDecodeSlot(decoder: Bzip2Decoder, archiveBytes = 0): Promise<() => void> {
   let gate = decodeGates.get(decoder);
   if (!gate) decodeGates.set(decoder, (gate = new Gate(decodeSlotsFor(decoder))));
-  return gate.acquire();
+  return gate.acquire(archiveBytes);
 }
 
 /**

@@ -109,7 +109,10 @@ export async function syncDataset(
     const mirror = stage;
     // One archive decoded at a time when the decoder uses every core (lbzip2): taken before the
     // transaction opens, so no transaction waits idle for it.
-    const releaseDecodeSlot = await acquireDecodeSlot(chooseBzip2Decoder(config.BZIP2_DECODER));
+    const releaseDecodeSlot = await acquireDecodeSlot(
+      chooseBzip2Decoder(config.BZIP2_DECODER),
+      download.bytes,
+    );
     const tSlot = performance.now();
     const result = await withTransaction(database.pool, async (client) => {
       await client.query('DELETE FROM manifest_entries WHERE run_id = $1 AND dataset = $2', [

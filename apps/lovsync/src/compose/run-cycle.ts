@@ -183,7 +183,7 @@ async function waitForRunId(
     if (job && (await job.isFailed()))
       throw new Error(`sync failed before it started a run: ${job.failedReason}`);
     if (!job) throw new Error(`sync job ${jobId} vanished before it started`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
