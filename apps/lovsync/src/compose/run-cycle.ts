@@ -176,6 +176,7 @@ async function waitForRunId(
   queue: ReturnType<typeof createRuntime>['queues']['sync'],
   jobId: string,
 ): Promise<number> {
+  const t0 = Date.now();
   for (;;) {
     const job = await queue.getJob(jobId);
     const runId = job?.data.runId;
@@ -183,7 +184,9 @@ async function waitForRunId(
     if (job && (await job.isFailed()))
       throw new Error(`sync failed before it started a run: ${job.failedReason}`);
     if (!job) throw new Error(`sync job ${jobId} vanished before it started`);
-    await new Promise((r) => setTimeout(r, 20));
+    // Every 20 ms while the sync is just starting (the usual case: ~100 ms), then every 100 ms
+    // (an earlier sync may hold the slot for minutes).
+    await new Promise((r) => setTimeout(r, Date.now() - t0 < 2_000 ? 20 : 100));
   }
 }
 
